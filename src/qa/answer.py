@@ -1,0 +1,457 @@
+"""Composing an answer from retrieved passages: pick clauses, cite them, or refuse.
+
+No text is generated. Every statement in an answer is a clause copied from a
+cited passage; only short connectors (case names, "；", "更高") are added. The
+question's *shape* (a figure, a list, a comparison, a follow-up) decides how
+clauses are chosen; its *content* only ever reaches the knowledge base through
+retrieval and the case metadata, never through rules about particular cases.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import jieba.posseg as pseg
+import numpy as np
+
+from .models import Chunk, Citation, Figure, Hit, Reply
+from .retrieval import CaseInfo, Retriever
+from .text import CJK, content_words, normalise
+
+MAX_CHARS = 150
+SENTENCE_END = re.compile(r"(?<=[。！？!?])")
+CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?])|(?<=……)")
+# What kind of answer the question wants decides which spans may answer it at all.
+QUANTITY = re.compile(r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|rate")
+WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
+CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
+WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
+PERCENT = re.compile(r"百分|率|percent|rate")
+MONEY = re.compile(r"钱|花费|费用|成本|资金|投入|投资|经费|money|cost")
+MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
+# A measure word in the question and the ones that answer it (多少人 → 1678名).
+MEASURE_ANSWERS = {"人": "人|名|位", "元": "元"}
+FIGURE_IN = re.compile(r"\d[\d.]*[余多]?[万亿]?[余多]?(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)|所有|全部")
+DATE_IN = re.compile(r"\d+\s*(?:年|月|日)")
+HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
+# A catalogue question asks for the members of the collection itself: "有哪些？", "哪些是县一级的？".
+LISTING = re.compile(
+    r"(?:哪些|哪几个?|哪几项|有什么|分别是什么|都是什么)(?=$|[？?。!！,，\s]|是|个|项|家|案例|实践|范例|单位|部门|区县|县|区|做法|项目)"
+    r"|\blist\b|\bwhich\b|what are"
+)
+COLLECTION = re.compile(
+    r"实践|案例|范例|单位|部门|做法|项目|区县|县级|县一级|区级|区一级|市级|practices?\b|cases?\b|examples?\b"
+)
+HIGHER = re.compile(r"更高|更多|更大|谁.*高|谁.*多|哪个.*多|哪个.*高|higher|more")
+LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
+ANAPHORA = re.compile(r"它|其|该|这个|那个|这项|那项|此|呢|还有|\bit\b|\bits\b|\bthey\b")
+ORDINAL = re.compile(r"第\s*([一二三四五六七八九十]+|\d+)\s*[个项条名]")
+CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+# On-topic score for questions that name no case (see Answerer.on_topic). Fitted on the dev set
+# (bench/questions.jsonl): the margin over the background does most of the work; the lexical
+# terms rescue short on-topic questions whose wording is generic.
+TOPIC_COVERAGE_WEIGHT = 0.06
+TOPIC_LEXICAL_WEIGHT = 0.004
+TOPIC_LEXICAL_CAP = 15.0
+
+
+@dataclass
+class Draft:
+    """An answer under construction: text parts and the passages they quote."""
+
+    parts: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+
+    def cite(self, chunk: Chunk, quote: str, score: float) -> str:
+        for citation in self.citations:
+            if citation.chunk_id == chunk.chunk_id:
+                return f"[{citation.n}]"
+        n = len(self.citations) + 1
+        self.citations.append(
+            Citation(
+                n,
+                chunk.case_id,
+                chunk.title,
+                chunk.unit,
+                chunk.text,
+                round(score, 4),
+                chunk.chunk_id,
+                chunk.paragraph,
+                chunk.start,
+                chunk.end,
+                quote,
+            )
+        )
+        return f"[{n}]"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question after normalisation and follow-up resolution."""
+
+    text: str
+    query: str
+    named: list[str]
+
+
+class Answerer:
+    """Turns a question (plus history) into a grounded, cited reply."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self.cases: dict[str, CaseInfo] = retriever.cases
+        self.chunks_by_case: dict[str, list[Chunk]] = {}
+        for chunk in retriever.data.chunks:
+            self.chunks_by_case.setdefault(chunk.case_id, []).append(chunk)
+        self.figures_by_case: dict[str, list[Figure]] = {}
+        for figure in retriever.data.figures:
+            self.figures_by_case.setdefault(figure.case_id, []).append(figure)
+        self.case_text = {cid: normalise("".join(c.text for c in cs)) for cid, cs in self.chunks_by_case.items()}
+        self.word_case_freq: dict[str, int] = {}
+
+    # ---- entry point ---------------------------------------------------------
+
+    def answer(self, question: str, history: Sequence[dict[str, str]] = ()) -> Reply:
+        q = self.resolve(question, history)
+        if self.is_catalogue(q):
+            return self.catalogue(q)
+        practices = [cid for cid in q.named if self.cases[cid].rank is not None]
+        if len(practices) >= 2:
+            return self.compare(q, practices)
+        return self.fact(q)
+
+    # ---- understanding the question -----------------------------------------
+
+    def resolve(self, question: str, history: Sequence[dict[str, str]]) -> Question:
+        """Normalise, repair typos, and carry the previous case into an elliptical follow-up."""
+        text = self.retriever.prepare(question)
+        named = self.retriever.names.find(text)
+        if named or not history or not self._is_follow_up(text):
+            return Question(text, text, named)
+        previous = self._case_from_history(text, history)
+        if previous is None:
+            return Question(text, text, named)
+        return Question(text, self._rewrite(text, previous), [previous])
+
+    def _is_follow_up(self, text: str) -> bool:
+        return bool(ANAPHORA.search(text)) or len(content_words(text)) <= 2 or bool(ORDINAL.search(text))
+
+    def _case_from_history(self, text: str, history: Sequence[dict[str, str]]) -> str | None:
+        ordinal = ORDINAL.search(text)
+        for message in reversed(history):
+            named = self.retriever.names.find(normalise(str(message.get("content", ""))))
+            named = [cid for cid in named if self.cases[cid].rank is not None] or named
+            if ordinal and len(named) >= 3:
+                position = _ordinal(ordinal.group(1))
+                return named[position - 1] if 0 < position <= len(named) else None
+            if len(named) == 1 or (named and message.get("role") == "user"):
+                return named[0]
+        return None
+
+    def _rewrite(self, text: str, case_id: str) -> str:
+        name = self.cases[case_id].short_name
+        text = re.sub(r"^(那么|那|还有|另外)", "", text)
+        text = ORDINAL.sub(name, text, count=1) if ORDINAL.search(text) else text
+        replaced = re.sub(r"它们|它|其|该(?:案例|做法|项目|机制)?|这个|那个|这项|那项", name, text, count=1)
+        return replaced if name in replaced else f"{name}{replaced}"
+
+    def is_catalogue(self, q: Question) -> bool:
+        named = [cid for cid in q.named if self.cases[cid].rank is not None]
+        lowered = q.query.lower()
+        return not named and bool(LISTING.search(lowered)) and bool(COLLECTION.search(lowered))
+
+    # ---- lists ---------------------------------------------------------------
+
+    def catalogue(self, q: Question) -> Reply:
+        levels = _levels(q.query)
+        cases = [c for c in self.cases.values() if c.rank is not None and (not levels or c.level in levels)]
+        cases.sort(key=lambda c: c.rank or 0)
+        if not cases:
+            return self.refuse(q, "知识库中没有符合条件的案例。")
+        draft = Draft()
+        lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self._title_chunk(c), c.title, 1.0)}" for c in cases]
+        scope = "、".join(sorted(levels, key="市级区县".find)) + "级" if levels else ""
+        head = (
+            f"共有 {len(cases)} 个{scope}案例："
+            if scope
+            else f"知识库共收录 {len(cases)} 个案例：{self._cite_enumeration(draft)}"
+        )
+        return Reply(head + "\n" + "\n".join(lines), draft.citations, True, q.query)
+
+    def _cite_enumeration(self, draft: Draft) -> str:
+        """Cite the overview passage that lists the cases, when there is one: the list's own source."""
+        ranked = [c for c in self.cases.values() if c.rank is not None]
+        best, most = None, 2
+        for case in self.cases.values():
+            for chunk in self.chunks_by_case.get(case.id, []) if case.rank is None else []:
+                named = sum(c.unit in chunk.text for c in ranked)
+                if named > most:
+                    best, most = chunk, named
+        return draft.cite(best, best.text, 1.0) if best else ""
+
+    def _title_chunk(self, case: CaseInfo) -> Chunk:
+        chunks = self.chunks_by_case.get(case.id, [])
+        return next((c for c in chunks if case.title in c.text), chunks[0])
+
+    # ---- comparisons ---------------------------------------------------------
+
+    def compare(self, q: Question, case_ids: list[str]) -> Reply:
+        # Case names stay in: "石柱的贵和工作室数量" names the metric with the case's own word.
+        metric = content_words(q.query)
+        draft = Draft()
+        found: list[tuple[CaseInfo, Figure]] = []
+        for case_id in case_ids:
+            case = self.cases[case_id]
+            figure = self._best_figure(case_id, metric, q.query)
+            if figure is None:
+                part = self._fact_part(q, case_id, draft)
+                draft.parts.append(part or f"{case.short_name}：知识库中没有相关数字")
+                continue
+            chunk = self._chunk(figure.chunk_id)
+            draft.parts.append(f"{case.short_name}：{figure.clause}{draft.cite(chunk, figure.clause, 1.0)}")
+            found.append((case, figure))
+        if not draft.citations:
+            return self.refuse(q, "知识库中没有可供比较的相关信息。")
+        answer = "；".join(draft.parts) + "。" + _verdict(q.query, found)
+        return Reply(answer.strip(), draft.citations, True, q.query)
+
+    def _best_figure(self, case_id: str, metric: list[str], query: str) -> Figure | None:
+        figures = self.figures_by_case.get(case_id, [])
+        measure = MEASURE.search(query)
+        scored = []
+        for figure in figures:
+            score = _overlap(metric, figure.metric)
+            if measure and measure.group(1) in figure.unit:
+                score += 0.5
+            if "率" in query and figure.unit == "%":
+                score += 0.5
+            scored.append((score, figure))
+        best = max(scored, key=lambda s: s[0], default=None)
+        return best[1] if best and best[0] > 0.1 else None
+
+    # ---- single facts --------------------------------------------------------
+
+    def fact(self, q: Question) -> Reply:
+        hits = self.retriever.search(q.query, k=8, case_ids=q.named or None)
+        if not hits or (not q.named and not self.on_topic(q, hits[0].chunk.case_id)):
+            return self.refuse(q, self._missing_message(q, None))
+        case_id = q.named[0] if q.named else hits[0].chunk.case_id
+        draft = Draft()
+        part = self._fact_part(q, case_id, draft, hits)
+        if part is None:
+            return self.refuse(q, self._missing_message(q, case_id), case_id)
+        return Reply(part, draft.citations, True, q.query)
+
+    def _fact_part(self, q: Question, case_id: str, draft: Draft, hits: list[Hit] | None = None) -> str | None:
+        """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
+        hits = [h for h in (hits or []) if h.chunk.case_id == case_id]
+        hits = hits or self.retriever.search(q.query, k=4, case_ids=[case_id])
+        focus = self._focus(q.query, [case_id])
+        if self._asks_unknown_detail(q.query, focus, case_id):
+            return None
+        candidates = [(h, rank, span) for rank, h in enumerate(hits[:4]) for span in _spans(h.chunk.text)]
+        candidates = [c for c in candidates if _fits_type(q.query, c[2], focus)]
+        if not candidates:
+            return None
+        scores = self._score_spans(q.query, focus, candidates)
+        best = int(np.argmax(scores))
+        hit, _, span = candidates[best]
+        span = _trim(span)
+        name = self.cases[case_id].short_name
+        prefix = "" if name in span else f"{name}："
+        return f"{prefix}{span}{draft.cite(hit.chunk, span, hit.score)}"
+
+    def _score_spans(self, query: str, focus: list[str], candidates: list[tuple[Hit, int, str]]) -> np.ndarray:
+        """Lexical fit to the topic words; for questions without Chinese topic words (English), meaning."""
+        lexical = np.array([_span_score(span, focus, query) + 0.3 / (1 + rank) for _, rank, span in candidates])
+        if any(CJK.search(w) for w in focus):
+            return lexical
+        vectors = self.retriever.embedder.embed_passages([span for _, _, span in candidates])
+        return lexical + 4.0 * (vectors @ self.retriever.query_vector(query))
+
+    def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str) -> bool:
+        """A contact detail (电话, 地址…), or a "who" whose topic the case never mentions, cannot be answered.
+
+        Other questions are not refused for unfamiliar words: a paraphrase
+        ("打官司有没有更方便的办法") shares no words with its answer by design.
+        """
+        cjk_focus = [w for w in focus if CJK.search(w)]
+        if not cjk_focus:
+            return False
+        text = self.case_text.get(case_id, "")
+        mentioned = [w for w in cjk_focus if w in text or (len(w) >= 3 and _bigram_share(w, text) >= 0.5)]
+        if CONTACT.search(query.lower()) and not any(CONTACT.search(w) for w in mentioned):
+            return True
+        return bool(WHO.search(query.lower())) and not mentioned
+
+    def _focus(self, query: str, case_ids: list[str]) -> list[str]:
+        """Topic words of the question that are not just the name of a case it is about."""
+        names = {n for n, cid in self.retriever.names.by_name.items() if cid in case_ids}
+        return [w for w in content_words(query) if not any(w in n for n in names)]
+
+    def on_topic(self, q: Question, top_case: str) -> bool:
+        """Is a question that names no case about the knowledge base at all?
+
+        Calibrated per query rather than by a fixed cosine cut-off: e5 puts most
+        Chinese sentences near 0.8 of each other, so what counts is how much closer
+        the best passage is than the best of a set of everyday off-topic passages
+        (data/background.txt). A place the knowledge base never mentions (成都,
+        上海) marks the question as about somewhere else.
+        """
+        if self._unknown_place(q.query):
+            return False
+        dense = self.retriever.dense_scores(q.query)
+        background = self.retriever.data.background
+        baseline = float((background @ self.retriever.query_vector(q.query)).max()) if len(background) else 0.8
+        focus = [w for w in content_words(q.query) if CJK.search(w)]
+        coverage = self._coverage(focus, top_case) if focus else 0.0
+        lexical = min(float(self.retriever.lexical_scores(q.query).max()), TOPIC_LEXICAL_CAP)
+        score = float(dense.max()) - baseline + TOPIC_COVERAGE_WEIGHT * coverage + TOPIC_LEXICAL_WEIGHT * lexical
+        return score > 0
+
+    def _unknown_place(self, query: str) -> bool:
+        places = [w for w, flag in pseg.lcut(query) if flag == "ns" and len(w) >= 2]
+        return any(not any(p in t for t in self.case_text.values()) for p in places)
+
+    def _coverage(self, focus: list[str], case_id: str) -> float:
+        """IDF-weighted share of the topic words that the case's own text contains."""
+        text = self.case_text.get(case_id, "")
+        total = covered = 0.0
+        for word in focus:
+            weight = self._idf(word)
+            total += weight
+            if word in text or (len(word) >= 3 and _bigram_share(word, text) >= 0.5):
+                covered += weight
+        return covered / total if total else 1.0
+
+    def _idf(self, word: str) -> float:
+        if word not in self.word_case_freq:
+            self.word_case_freq[word] = sum(word in t for t in self.case_text.values())
+        n = len(self.case_text)
+        return math.log((n + 1) / (self.word_case_freq[word] + 0.5))
+
+    # ---- refusing ------------------------------------------------------------
+
+    def refuse(self, q: Question, message: str, near_case: str | None = None) -> Reply:
+        draft = Draft()
+        if near_case and near_case in self.cases:
+            case = self.cases[near_case]
+            message += (
+                f"相关案例：《{case.title}》（{case.unit}）{draft.cite(self._title_chunk(case), case.title, 0.0)}"
+            )
+        return Reply(message, draft.citations, False, q.query)
+
+    def _missing_message(self, q: Question, case_id: str | None) -> str:
+        if case_id is None:
+            return "抱歉，知识库中没有与这个问题相关的内容。本助手只回答重庆市政法领域十大改革最佳实践的相关问题。"
+        return f"知识库中关于“{self.cases[case_id].short_name}”的资料没有提到这一点。"
+
+    def _chunk(self, chunk_id: str) -> Chunk:
+        return next(c for c in self.retriever.data.chunks if c.chunk_id == chunk_id)
+
+
+# ---- small pure helpers ---------------------------------------------------------
+
+
+def _spans(text: str) -> list[str]:
+    """Candidate answers in a passage: clauses, adjacent pairs, and short whole sentences."""
+    spans: list[str] = []
+    for sentence in (x for x in SENTENCE_END.split(text) if x.strip()):
+        parts = [p for p in CLAUSE_END.split(sentence) if p.strip()]
+        spans += [p.strip() for p in parts]
+        spans += ["".join(parts[i : i + 2]).strip() for i in range(len(parts) - 1)]
+        if len(parts) > 2 and len(sentence) <= MAX_CHARS:
+            spans.append(sentence.strip())
+    return [s for s in dict.fromkeys(spans) if s and not HEADING.match(s)]
+
+
+def _fits_type(query: str, span: str, focus: list[str]) -> bool:
+    """Only a span with a date answers "when", only a span with a matching figure answers "how many"."""
+    lowered = query.lower()
+    if WHEN.search(lowered):
+        return bool(DATE_IN.search(span))
+    money = bool(MONEY.search(lowered))
+    if not (QUANTITY.search(lowered) or money):
+        return True
+    if money and "元" not in span:
+        return False
+    if PERCENT.search(lowered) and "%" not in span:
+        return False
+    measure = MEASURE.search(query)
+    if measure:
+        unit = MEASURE_ANSWERS.get(measure.group(1), measure.group(1))
+        if not re.search(rf"\d[\d.]*[余多]?[万亿]?[余多]?(?:{unit})", span):
+            return False
+    cjk_focus = [w for w in focus if CJK.search(w) and not MONEY.search(w)]
+    return bool(FIGURE_IN.search(span)) and (money or not cjk_focus or _overlap(cjk_focus, span) > 0)
+
+
+def _span_score(span: str, focus: list[str], query: str) -> float:
+    score = _overlap(focus, span) * 2.0 + _bigram_share(query, span) * 0.5
+    return score - 0.004 * len(span)  # of two equally good spans, the shorter reads better
+
+
+def _trim(span: str) -> str:
+    span = span.strip().rstrip(",，;；、")
+    if len(span) <= MAX_CHARS:
+        return span
+    clauses = CLAUSE_END.split(span)
+    out = ""
+    for clause in clauses:
+        if len(out) + len(clause) > MAX_CHARS:
+            break
+        out += clause
+    return (out or span[:MAX_CHARS]).rstrip(",，;；、")
+
+
+def _overlap(words: list[str], text: str) -> float:
+    """Share of ``words`` (weighted by length) found in ``text``; bigrams rescue near-misses."""
+    if not words:
+        return 0.0
+    total = sum(len(w) for w in words)
+    found = sum(len(w) * (1.0 if w in text else _bigram_share(w, text) * 0.8) for w in words)
+    return found / total
+
+
+def _bigram_share(word: str, text: str) -> float:
+    grams = {word[i : i + 2] for i in range(len(word) - 1) if CJK.fullmatch(word[i : i + 2])}
+    if not grams:
+        return 0.0
+    return sum(g in text for g in grams) / len(grams)
+
+
+def _levels(query: str) -> set[str]:
+    levels: set[str] = set()
+    if re.search(r"市级|市一级|市直|市属|市级部门|city", query.lower()):
+        levels.add("市级")
+    if "区县" in query or re.search(r"区级|区一级|各区|哪些区|区委|district", query.lower()):
+        levels.add("区")
+    if "区县" in query or re.search(r"县级|县一级|哪些县|县委|县里|county", query.lower()):
+        levels.add("县")
+    if "区县" in query and re.search(r"而不是区县|不是区县|非区县", query):
+        levels -= {"区", "县"}
+    return levels
+
+
+def _ordinal(raw: str) -> int:
+    if raw.isdigit():
+        return int(raw)
+    if raw.startswith("十"):
+        return 10 + CN_DIGITS.get(raw[1:], 0)
+    return CN_DIGITS.get(raw, 0)
+
+
+def _verdict(query: str, found: list[tuple[CaseInfo, Figure]]) -> str:
+    """ "X更高" only when two figures share a unit: never compare 件 with %."""
+    if len(found) < 2 or len({f.unit for _, f in found}) != 1:
+        return ""
+    if HIGHER.search(query.lower()):
+        case, _ = max(found, key=lambda cf: cf[1].value)
+        return f"{case.short_name}更高。" if found[0][1].unit == "%" else f"{case.short_name}更多。"
+    if LOWER.search(query.lower()):
+        case, _ = min(found, key=lambda cf: cf[1].value)
+        return f"{case.short_name}更低。" if found[0][1].unit == "%" else f"{case.short_name}更少。"
+    return ""

@@ -1,0 +1,187 @@
+"""The ``Assistant`` facade: the one API the CLI, web UI, REST API and widget use.
+
+It owns the served index version and swaps it atomically on reload. A request
+takes one reference to the current state at its start and uses only that, so a
+reload during a request answers it from the old index or the new one, never a
+mixture.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import index as store
+from .answer import Answerer
+from .config import Settings
+from .embedding import Embedder, fingerprint, load_embedder
+from .errors import IndexMismatch, InvalidQuestion, QAError
+from .models import Reply
+from .retrieval import Retriever
+
+log = logging.getLogger(__name__)
+History = Sequence[dict[str, str]]
+REPLY_CACHE = 4096
+HISTORY_TURNS = 6  # older turns never decide a follow-up; bounding them bounds the work
+
+
+@dataclass(frozen=True)
+class State:
+    """One loaded index version and everything derived from it."""
+
+    data: store.IndexData
+    retriever: Retriever
+    answerer: Answerer
+
+    @property
+    def version(self) -> str:
+        return self.data.version
+
+
+class Assistant:
+    """Grounded question answering over the knowledge base."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, state: State) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._state = state
+        self._cache: OrderedDict[tuple[str, str, str], Reply] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls, index_dir: Path | str | None = None, settings: Settings | None = None, embedder: Embedder | None = None
+    ) -> Assistant:
+        """Load the served index; settings default to the ``QA_*`` environment."""
+        settings = settings or Settings.from_env()
+        if index_dir is not None:
+            settings = Settings(**{**settings.__dict__, "index_dir": Path(index_dir)})
+        embedder = embedder or load_embedder(settings)
+        return cls(settings, embedder, load_state(settings.index_dir, embedder))
+
+    # ---- answering -----------------------------------------------------------
+
+    def ask(self, question: Any, history: Any = None) -> Reply:
+        """Answer ``question``; ``history`` is the chat so far as role/content dicts."""
+        text = clean_question(question, self.settings.max_question_chars)
+        turns = clean_history(history)
+        state = self._state
+        key = (state.version, text, _history_key(turns))
+        cached = self._cache_get(key)
+        if cached is not None:
+            return cached
+        reply = state.answerer.answer(text, turns)
+        self._cache_put(key, reply)
+        return reply
+
+    def _cache_get(self, key: tuple[str, str, str]) -> Reply | None:
+        with self._lock:
+            reply = self._cache.get(key)
+            if reply is not None:
+                self._cache.move_to_end(key)
+            return reply
+
+    def _cache_put(self, key: tuple[str, str, str], reply: Reply) -> None:
+        with self._lock:
+            self._cache[key] = reply
+            while len(self._cache) > REPLY_CACHE:
+                self._cache.popitem(last=False)
+
+    # ---- index lifecycle -----------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self._state.version
+
+    def reload(self) -> bool:
+        """Swap in the served index version if it changed; True when it did.
+
+        A broken new version raises and leaves the current one serving.
+        """
+        version = store.current_version(self.settings.index_dir)
+        if version is None or version == self._state.version:
+            return False
+        state = load_state(self.settings.index_dir, self.embedder)
+        self._state = state  # one reference assignment: atomic for readers
+        log.info("index reloaded: version %s", state.version)
+        return True
+
+    def health(self) -> dict[str, Any]:
+        state = self._state
+        manifest = state.data.manifest
+        return {
+            "status": "ok",
+            "model": manifest["model"]["name"],
+            "cases": len(state.data.cases),
+            "chunks": len(state.data.chunks),
+            "index_version": state.version,
+            "index_built_at": manifest.get("built_at"),
+        }
+
+    def cases(self) -> list[dict[str, Any]]:
+        return list(self._state.data.cases)
+
+
+def load_state(index_dir: Path, embedder: Embedder) -> State:
+    """Load and check the served index against the embedder in use."""
+    data = store.load_current(index_dir)
+    data.check_model(embedder.name, embedder.dim)
+    built = data.manifest["model"].get("fingerprint")
+    if built and built != fingerprint(embedder):
+        raise IndexMismatch(f"{embedder.name} (other weights)", embedder.name)
+    retriever = Retriever(data, embedder)
+    return State(data, retriever, Answerer(retriever))
+
+
+def clean_question(question: Any, max_chars: int) -> str:
+    """The question as text, or InvalidQuestion with a Chinese reason."""
+    if not isinstance(question, str):
+        raise InvalidQuestion("question is not a string", "问题必须是文本。")
+    text = question.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot reach the index
+    text = "".join(" " if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\n\t" else c for c in text)
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidQuestion("empty question", "问题不能为空，请输入您想了解的内容。")
+    if len(text) > max_chars:
+        raise InvalidQuestion("question too long", f"问题过长（{len(text)} 字），请控制在 {max_chars} 字以内。")
+    if not any(c.isalnum() for c in text):
+        raise InvalidQuestion("no words in question", "没有识别到问题内容，请用文字描述您的问题。")
+    return text
+
+
+def clean_history(history: Any) -> list[dict[str, str]]:
+    """Keep well-formed recent turns; a malformed history is a client bug, not a reason to fail."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise InvalidQuestion("history is not a list", "对话历史格式错误。")
+    turns = []
+    for item in history[-HISTORY_TURNS * 2 :]:
+        if (
+            isinstance(item, dict)
+            and item.get("role") in ("user", "assistant")
+            and isinstance(item.get("content"), str)
+        ):
+            turns.append({"role": str(item["role"]), "content": item["content"][:2000]})
+    return turns
+
+
+def _history_key(turns: list[dict[str, str]]) -> str:
+    return "\x1e".join(f"{t['role']}:{t['content']}" for t in turns)
+
+
+def timed_ask(assistant: Assistant, question: Any, history: Any = None) -> tuple[Reply, float]:
+    """Reply and latency in milliseconds (what the log records)."""
+    started = time.perf_counter()
+    reply = assistant.ask(question, history)
+    return reply, (time.perf_counter() - started) * 1000
+
+
+__all__ = ["Assistant", "QAError", "State", "clean_history", "clean_question", "load_state", "timed_ask"]

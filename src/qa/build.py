@@ -1,0 +1,256 @@
+"""Building an index version: incremental, checked, then published atomically.
+
+Only cases whose content hash changed are embedded again; every other vector is
+copied from the served version. A new version is loaded back from disk and
+checked (each case found by its own title, and the editors' golden questions in
+``knowledge/checks.jsonl``) before it replaces the served one, so a bad build
+can fail but can never be served.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+from tqdm import tqdm
+
+from . import index as store
+from .chunking import SEPARATORS, chunk_cases, embedding_text
+from .config import Settings
+from .corpus import load_cases
+from .embedding import Embedder, background_passages, fingerprint
+from .errors import IndexCheckFailed, QAError
+from .figures import figures_for
+from .models import Case, Chunk
+from .retrieval import Retriever
+
+BATCH = 64
+TITLE_SAMPLE = 100
+
+
+@dataclass
+class BuildReport:
+    """What a build did (or, for a dry run, would do)."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    cases: int = 0
+    chunks_before: int = 0
+    chunks_after: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    version: str = ""
+    full: bool = False
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def build_index(
+    settings: Settings, embedder: Embedder, full: bool = False, dry_run: bool = False, progress: bool = True
+) -> BuildReport:
+    """Build (or preview) a new index version from ``settings.knowledge_dir``."""
+    started = time.perf_counter()
+    cases = load_cases(settings.knowledge_dir)
+    if dry_run:
+        report = _plan(cases, _reusable(settings, embedder, full), settings, full)
+        report.dry_run, report.seconds = True, time.perf_counter() - started
+        return report
+    with store.build_lock(settings.index_dir):
+        store.remove_stale_temp(settings.index_dir)
+        previous = _reusable(settings, embedder, full)
+        report = _plan(cases, previous, settings, full)
+        data = _assemble(cases, previous, report, settings, embedder, progress)
+        folder = store.write_version(settings.index_dir, data)
+        report.warnings += _verify(folder, embedder, settings.knowledge_dir, _titles_to_check(report))
+        store.publish(settings.index_dir, data.version)
+    report.version, report.seconds = data.version, time.perf_counter() - started
+    return report
+
+
+def chunker_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        "splitter": "RecursiveCharacterTextSplitter",
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "separators": SEPARATORS,
+    }
+
+
+def _reusable(settings: Settings, embedder: Embedder, full: bool) -> store.IndexData | None:
+    """The served version, if its vectors can be reused for this model and chunker."""
+    if full:
+        return None
+    try:
+        data = store.load_current(settings.index_dir)
+        data.check_model(embedder.name, embedder.dim)
+    except QAError:
+        return None
+    if data.manifest.get("chunker") != chunker_settings(settings):
+        return None
+    return data
+
+
+def _plan(cases: list[Case], previous: store.IndexData | None, settings: Settings, full: bool) -> BuildReport:
+    old: dict[str, str] = previous.manifest["cases"] if previous else {}
+    report = BuildReport(full=full or previous is None, cases=len(cases))
+    for case in cases:
+        bucket = (
+            report.added
+            if case.id not in old
+            else (report.unchanged if old[case.id] == case.content_hash else report.changed)
+        )
+        bucket.append(case.id)
+    current = {c.id for c in cases}
+    report.removed = sorted(set(old) - current)
+    report.chunks_before = len(previous.chunks) if previous else 0
+    report.chunks_after = len(chunk_cases(cases, settings.chunk_size, settings.chunk_overlap))
+    return report
+
+
+def _assemble(
+    cases: list[Case],
+    previous: store.IndexData | None,
+    report: BuildReport,
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool,
+) -> store.IndexData:
+    chunks = chunk_cases(cases, settings.chunk_size, settings.chunk_overlap)
+    vectors, report.embedded = _vectors(chunks, previous, embedder, progress)
+    manifest = {
+        "format_version": store.FORMAT_VERSION,
+        "version": _version_id(),
+        "built_at": store.now_iso(),
+        "qa_version": _package_version(),
+        "model": {"name": embedder.name, "dim": embedder.dim, "fingerprint": fingerprint(embedder)},
+        "chunker": chunker_settings(settings),
+        "cases": {c.id: c.content_hash for c in cases},
+        "counts": {"cases": len(cases), "chunks": len(chunks)},
+    }
+    data = store.IndexData(
+        manifest, vectors, chunks, [c.meta() for c in cases], figures_for(chunks), manifest["version"]
+    )
+    data.background = embedder.embed_passages(background_passages())
+    return data
+
+
+def _vectors(
+    chunks: list[Chunk], previous: store.IndexData | None, embedder: Embedder, progress: bool
+) -> tuple[np.ndarray, int]:
+    """Reuse every vector whose exact input text was embedded before; embed the rest.
+
+    Keyed on the text the model saw (title and unit included), so an unchanged
+    case costs nothing and an edited case re-embeds only the passages that changed.
+    """
+    old = {embedding_text(c): i for i, c in enumerate(previous.chunks)} if previous else {}
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, chunk in enumerate(chunks):
+        row = old.get(embedding_text(chunk))
+        if previous is not None and row is not None:
+            vectors[i] = previous.vectors[row]
+        else:
+            todo.append(i)
+    fresh = _embed([embedding_text(chunks[i]) for i in todo], embedder, progress)
+    for row, i in enumerate(todo):
+        vectors[i] = fresh[row]
+    return vectors, len(todo)
+
+
+def _embed(texts: Sequence[str], embedder: Embedder, progress: bool) -> np.ndarray:
+    parts = []
+    batches = range(0, len(texts), BATCH)
+    for start in tqdm(batches, desc="嵌入", unit="批", disable=not progress or not texts):
+        parts.append(embedder.embed_passages(texts[start : start + BATCH]))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def _titles_to_check(report: BuildReport) -> set[str] | None:
+    """All cases on a full build; on an incremental one, the new and changed cases plus a sample.
+
+    Checking every title costs one search per case, which on a large corpus would
+    dwarf the incremental build itself; unchanged passages keep their vectors, so a
+    fixed-size sample of them is enough to catch an index that went wrong as a whole.
+    """
+    if report.full:
+        return None
+    sample = random.Random(len(report.unchanged)).sample(report.unchanged, min(TITLE_SAMPLE, len(report.unchanged)))
+    return set(report.added) | set(report.changed) | set(sample)
+
+
+def _verify(folder: Path, embedder: Embedder, knowledge_dir: Path, titles: set[str] | None) -> list[str]:
+    """Load the new version back from disk and check it; a failure discards it and raises."""
+    try:
+        retriever = Retriever(store.load_dir(folder), embedder)
+    except QAError as exc:
+        _discard(folder, [f"新索引无法加载：{exc.user_message}"])
+    failures = _check_titles(retriever, titles)
+    golden_failures, warnings = _check_golden(retriever, knowledge_dir / "checks.jsonl")
+    if failures + golden_failures:
+        _discard(folder, failures + golden_failures)
+    return warnings
+
+
+def _discard(folder: Path, failures: list[str]) -> NoReturn:
+    shutil.rmtree(folder, ignore_errors=True)
+    detail = "\n".join(f"  - {f}" for f in failures)
+    raise IndexCheckFailed(f"{len(failures)} check(s) failed", f"新索引未通过检查，仍使用旧索引：\n{detail}")
+
+
+def _check_titles(retriever: Retriever, only: set[str] | None) -> list[str]:
+    failures = []
+    for case in retriever.cases.values():
+        if only is not None and case.id not in only:
+            continue
+        found = {h.chunk.case_id for h in retriever.search(case.title, k=3)}
+        if case.id not in found:
+            failures.append(f"案例 {case.id} 无法通过其标题“{case.title}”检索到")
+    return failures
+
+
+def _check_golden(retriever: Retriever, path: Path) -> tuple[list[str], list[str]]:
+    if not path.exists():
+        return [], []
+    failures, warnings = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question, expected = str(item["question"]), str(item["expect_case"])
+        except (ValueError, KeyError, TypeError):
+            failures.append(f"checks.jsonl 第 {number} 行格式错误")
+            continue
+        if expected not in retriever.cases:
+            warnings.append(f"checks.jsonl 第 {number} 行期望的案例 {expected} 已不存在，跳过")
+            continue
+        query = retriever.prepare(question)
+        found = {h.chunk.case_id for h in retriever.search(query, k=3, case_ids=retriever.names.find(query))}
+        if expected not in found:
+            failures.append(f"检查问题“{question}”未检索到期望案例 {expected}")
+    return failures, warnings
+
+
+def _version_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _package_version() -> str:
+    try:
+        return version("qa")
+    except PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,130 @@
+"""The ``qa`` command. The only module that imports click; errors become messages here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .config import Settings
+from .errors import CorpusError, QAError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Print a QAError's Chinese message instead of a traceback, and exit non-zero."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QAError as exc:
+            click.echo(f"错误：{exc.user_message}", err=True)
+            sys.exit(2 if isinstance(exc, CorpusError) else 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def main() -> None:
+    """qa：重庆市政法领域十大改革最佳实践问答助手。"""
+
+
+@main.command("index")
+@click.option("--knowledge", "knowledge_dir", type=click.Path(path_type=Path), help="案例目录（默认 knowledge/）")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="索引目录（默认 index/）")
+@click.option("--full", is_flag=True, help="全部重新嵌入，不复用旧向量")
+@click.option("--dry-run", is_flag=True, help="只显示将会发生的变化，不写入")
+@click.option("--rollback", is_flag=True, help="切回上一个索引版本")
+@friendly_errors
+def index_cmd(knowledge_dir: Path | None, index_dir: Path | None, full: bool, dry_run: bool, rollback: bool) -> None:
+    """构建或增量更新索引。"""
+    settings = Settings.from_env(knowledge_dir=knowledge_dir, index_dir=index_dir)
+    if rollback:
+        from .index import rollback as do_rollback
+
+        click.echo(f"已回滚到索引版本 {do_rollback(settings.index_dir)}")
+        return
+    from .build import build_index
+    from .embedding import load_embedder
+
+    report = build_index(settings, load_embedder(settings), full=full, dry_run=dry_run)
+    click.echo(format_report(report.to_dict()))
+
+
+def format_report(r: dict[str, Any]) -> str:
+    mode = "预演（未写入）" if r["dry_run"] else ("全量构建" if r["full"] else "增量构建")
+    lines = [
+        f"{mode}：{r['cases']} 个案例，片段 {r['chunks_before']} → {r['chunks_after']}，"
+        f"嵌入 {r['embedded']} 个片段，用时 {r['seconds']:.1f} 秒",
+        f"  新增：{', '.join(r['added']) or '无'}",
+        f"  修改：{', '.join(r['changed']) or '无'}",
+        f"  删除：{', '.join(r['removed']) or '无'}",
+    ]
+    if r["version"]:
+        lines.append(f"  索引版本：{r['version']}")
+    lines += [f"  提示：{w}" for w in r["warnings"]]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@friendly_errors
+def ask(question: str, as_json: bool) -> None:
+    """提一个问题，打印答案和来源。"""
+    from .assistant import Assistant
+
+    reply = Assistant.load().ask(question)
+    if as_json:
+        click.echo(json.dumps(reply.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(reply.answer)
+    if reply.citations:
+        click.echo("\n来源：")
+    for c in reply.citations:
+        click.echo(f"[{c.n}] {c.title}（{c.unit}）第 {c.paragraph} 段：{c.text}")
+
+
+@main.command()
+@click.option("--host", default=None, help="监听地址（默认 127.0.0.1 或 QA_HOST）")
+@click.option("--port", default=None, type=int, help="端口（默认 7860 或 QA_PORT）")
+@friendly_errors
+def serve(host: str | None, port: int | None) -> None:
+    """启动网页问答服务。"""
+    from .web.server import serve as run_server
+
+    run_server(Settings.from_env(host=host, port=port))
+
+
+@main.command("eval")
+@click.option("--questions", type=click.Path(path_type=Path, exists=True), default=Path("bench/questions.jsonl"))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.option("--no-naive", is_flag=True, help="不评测朴素基线")
+@friendly_errors
+def eval_cmd(questions: Path, as_json: bool, no_naive: bool) -> None:
+    """在开发集上评测，并与朴素流水线对比。"""
+    from .evaluate import format_table, run_eval
+
+    results = run_eval(Settings.from_env(), questions, naive=not no_naive)
+    click.echo(json.dumps(results, ensure_ascii=False, indent=2) if as_json else format_table(results))
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True)
+@friendly_errors
+def report(limit: int) -> None:
+    """给编辑看的问答日志报告：未答出的问题、被点踩的回答、每日提问量。"""
+    from .qlog import QuestionLog
+
+    click.echo(QuestionLog(Settings.from_env().db_path).report(limit))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Runtime settings, read once from ``QA_*`` environment variables.
+
+Everything that differs between a laptop, CI and a portal deployment lives here,
+so the rest of the code receives a frozen ``Settings`` and never reads the
+environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunables of one running assistant. Build with :meth:`from_env`."""
+
+    knowledge_dir: Path = Path("knowledge")
+    index_dir: Path = Path("index")
+    cache_dir: Path = Path.home() / ".cache" / "qa"
+    embed_model: str = DEFAULT_MODEL
+    chunk_size: int = 160
+    chunk_overlap: int = 20
+    host: str = "127.0.0.1"
+    port: int = 7860
+    db_path: Path = Path("data") / "questions.sqlite3"
+    log_ip: bool = False
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    admin_token: str = ""
+    rate_limit_per_minute: int = 30
+    max_question_chars: int = 500
+    threads: int = 2
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from ``QA_*`` variables; keyword overrides win (used by the CLI flags)."""
+        settings = cls(
+            knowledge_dir=Path(_env("QA_KNOWLEDGE_DIR", "knowledge")),
+            index_dir=Path(_env("QA_INDEX_DIR", "index")),
+            cache_dir=Path(_env("QA_CACHE_DIR", str(Path.home() / ".cache" / "qa"))),
+            embed_model=_env("QA_EMBED_MODEL", DEFAULT_MODEL),
+            chunk_size=_env_int("QA_CHUNK_SIZE", 160),
+            chunk_overlap=_env_int("QA_CHUNK_OVERLAP", 20),
+            host=_env("QA_HOST", "127.0.0.1"),
+            port=_env_int("QA_PORT", 7860),
+            db_path=Path(_env("QA_DB", str(Path("data") / "questions.sqlite3"))),
+            log_ip=_env_bool("QA_LOG_IP", False),
+            allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
+            admin_token=_env("QA_ADMIN_TOKEN", ""),
+            rate_limit_per_minute=_env_int("QA_RATE_LIMIT", 30),
+            max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 500),
+            threads=_env_int("QA_THREADS", 2),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **clean) if clean else settings  # type: ignore[arg-type]

@@ -1,0 +1,153 @@
+"""Reading and validating ``knowledge/``.
+
+Validation collects *every* problem before raising, so an editor fixes a broken
+batch in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CorpusError, FileProblem
+from .models import Case
+
+LEVELS = ("市级", "区", "县")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Files an editor keeps beside the cases that are not cases themselves.
+NOT_CASES = {"README.md", "checks.jsonl"}
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.S)
+
+
+class _Invalid(Exception):
+    """Internal: one file's problem, turned into a FileProblem by the caller."""
+
+
+def load_cases(knowledge_dir: Path) -> list[Case]:
+    """All cases in ``knowledge_dir``, sorted by rank then id; raises CorpusError listing every bad file."""
+    if not knowledge_dir.is_dir():
+        raise CorpusError([FileProblem(str(knowledge_dir), "知识库目录不存在")])
+    cases: list[Case] = []
+    problems: list[FileProblem] = []
+    for path in sorted(knowledge_dir.iterdir()):
+        if path.name.startswith(".") or path.name in NOT_CASES or path.is_dir():
+            continue
+        try:
+            cases.append(parse_case_file(path))
+        except _Invalid as exc:
+            problems.append(FileProblem(path.name, str(exc)))
+    problems.extend(_duplicate_ids(cases))
+    if problems:
+        raise CorpusError(problems)
+    return sorted(cases, key=lambda c: (c.rank is None, c.rank or 0, c.id))
+
+
+def parse_case_file(path: Path) -> Case:
+    """One case from one file, or ``_Invalid`` saying (in Chinese) what is wrong."""
+    if path.suffix.lower() != ".md":
+        raise _Invalid("不是 Markdown 文件（案例文件必须以 .md 结尾）")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Invalid(f"不是 UTF-8 编码（第 {exc.start} 字节无法解码）") from exc
+    meta, body = split_front_matter(text.replace("\r\n", "\n"))
+    return _build_case(meta, body, path, hashlib.sha256(raw).hexdigest())
+
+
+def parse_case_text(text: str, name: str = "upload.md") -> Case:
+    """Parse a case from text (admin preview); same rules as files."""
+    meta, body = split_front_matter(text.replace("\r\n", "\n"))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _build_case(meta, body, name, digest)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    match = FRONT_MATTER.match(text)
+    if not match:
+        raise _Invalid("缺少 YAML 头信息（文件应以 --- 开头，并以 --- 结束头信息）")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise _Invalid(f"YAML 头信息格式错误：{_short_yaml_error(exc)}") from exc
+    if not isinstance(meta, dict):
+        raise _Invalid("YAML 头信息必须是“键: 值”形式")
+    return meta, normalise_body(match.group(2))
+
+
+def normalise_body(body: str) -> str:
+    """Trim lines and collapse runs of blank lines, so paragraph numbers are stable."""
+    lines = [line.rstrip() for line in body.strip().split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def _build_case(meta: dict[str, Any], body: str, path: Path | str, digest: str) -> Case:
+    case_id = _required(meta, "id")
+    if not ID_PATTERN.match(case_id):
+        raise _Invalid(f"id “{case_id}”无效：只能用小写英文字母、数字和连字符")
+    level = _required(meta, "level")
+    if level not in LEVELS:
+        raise _Invalid(f"level “{level}”无效：只能是 {'、'.join(LEVELS)}")
+    if not body:
+        raise _Invalid("正文为空")
+    return Case(
+        id=case_id,
+        title=_required(meta, "title"),
+        unit=_required(meta, "unit"),
+        region=str(meta.get("region") or ""),
+        level=level,
+        rank=_rank(meta.get("rank")),
+        source=str(meta.get("source") or ""),
+        body=body,
+        path=str(path),
+        content_hash=digest,
+        aliases=_aliases(meta.get("aliases")),
+    )
+
+
+def _required(meta: dict[str, Any], key: str) -> str:
+    value = meta.get(key)
+    if value is None or not str(value).strip():
+        raise _Invalid(f"缺少 {key}")
+    return str(value).strip()
+
+
+def _rank(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _Invalid(f"rank “{value}”无效：应为正整数，或留空（总览）")
+    return value
+
+
+def _aliases(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _Invalid("aliases 应为字符串列表")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _duplicate_ids(cases: list[Case]) -> list[FileProblem]:
+    seen: dict[str, str] = {}
+    problems = []
+    for case in cases:
+        name = Path(case.path).name
+        if case.id in seen:
+            problems.append(FileProblem(name, f"id “{case.id}”与 {seen[case.id]} 重复"))
+        else:
+            seen[case.id] = name
+    return problems
+
+
+def _short_yaml_error(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"第 {mark.line + 1} 行" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or "无法解析"
+    return f"{where}{problem}"

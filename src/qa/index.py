@@ -1,0 +1,245 @@
+"""The index folder on disk, and its atomic, versioned writes.
+
+Layout (``QA_INDEX_DIR``, default ``index/``)::
+
+    index/
+      current -> versions/<id>     symlink: the version being served
+      previous                     text file: the version ``--rollback`` returns to
+      .lock                        held by the one ``qa index`` allowed at a time
+      versions/<id>/
+        manifest.json              how it was built: model, dim, fingerprint, chunker, case hashes
+        vectors.faiss              normalised vectors, inner product (= cosine)
+        chunks.jsonl               chunk metadata, row i = vector i
+        cases.json                 case metadata and extracted figures
+
+A version is written in full into a hidden temporary folder, fsynced, renamed
+into ``versions/``, and only then published by atomically replacing the
+``current`` symlink. A crash at any point leaves the served version untouched.
+Readers resolve ``current`` once and read every file from that one folder, so
+they never mix two versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from .errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
+from .models import Chunk, Figure
+
+FORMAT_VERSION = 1
+KEEP_VERSIONS = 3
+MANIFEST, VECTORS, CHUNKS, CASES = "manifest.json", "vectors.faiss", "chunks.jsonl", "cases.json"
+BACKGROUND = "background.npy"
+
+
+@dataclass
+class IndexData:
+    """Everything one index version holds, in memory."""
+
+    manifest: dict[str, Any]
+    vectors: np.ndarray
+    chunks: list[Chunk]
+    cases: list[dict[str, Any]]
+    figures: list[Figure]
+    version: str = ""
+    faiss_index: Any = field(default=None, repr=False)
+    # Vectors of everyday off-topic passages: the per-query baseline for "is this about us at all?"
+    background: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.faiss_index is None:
+            self.faiss_index = flat_ip_index(self.vectors)
+
+    def check_model(self, model_name: str, dim: int) -> None:
+        built = self.manifest.get("model", {})
+        if built.get("name") != model_name or int(built.get("dim", -1)) != dim:
+            raise IndexMismatch(f"{built.get('name')} ({built.get('dim')}d)", f"{model_name} ({dim}d)")
+
+
+def flat_ip_index(vectors: np.ndarray) -> Any:
+    """Exact inner-product search: at this corpus size exact beats approximate."""
+    dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1
+    index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ---- writing -----------------------------------------------------------------
+
+
+def write_version(root: Path, data: IndexData) -> Path:
+    """Write ``data`` as a new, not yet published version; returns its folder."""
+    versions = root / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
+    try:
+        _write_files(tmp, data)
+        final = versions / data.version
+        os.rename(tmp, final)
+        _fsync_dir(versions)
+        return final
+    except BaseException:  # includes KeyboardInterrupt: never leave a half-written folder behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_files(folder: Path, data: IndexData) -> None:
+    faiss.write_index(data.faiss_index, str(folder / VECTORS))
+    lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in data.chunks)
+    _write_text(folder / CHUNKS, lines)
+    cases = {"cases": data.cases, "figures": [f.to_dict() for f in data.figures]}
+    _write_text(folder / CASES, json.dumps(cases, ensure_ascii=False, indent=1))
+    np.save(folder / BACKGROUND, np.asarray(data.background, dtype=np.float32))
+    # The manifest goes last: a folder with a manifest is a complete folder.
+    _write_text(folder / MANIFEST, json.dumps(data.manifest, ensure_ascii=False, indent=2))
+    for name in (VECTORS, CHUNKS, CASES, BACKGROUND, MANIFEST):
+        _fsync_file(folder / name)
+
+
+def remove_stale_temp(root: Path) -> None:
+    """Delete half-written folders left by a killed build. Call only while holding the build lock."""
+    for tmp in (root / "versions").glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(root: Path, version: str) -> None:
+    """Make ``version`` the served one, remembering the old one for rollback."""
+    old = current_version(root)
+    link_tmp = root / f".current-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link_tmp.unlink()
+    os.symlink(Path("versions") / version, link_tmp)
+    os.replace(link_tmp, root / "current")
+    if old and old != version:
+        _write_text(root / "previous", old)
+    _fsync_dir(root)
+    _prune(root, keep={version, old or ""})
+
+
+def rollback(root: Path) -> str:
+    """Serve the previous version again; returns its id."""
+    previous_file = root / "previous"
+    if not previous_file.exists():
+        raise IndexMissing("no previous version", "没有可回滚的上一个索引版本。")
+    previous = previous_file.read_text(encoding="utf-8").strip()
+    if not (root / "versions" / previous / MANIFEST).exists():
+        raise IndexMissing(f"previous version {previous} is gone", f"上一个索引版本 {previous} 已不存在。")
+    publish(root, previous)
+    return previous
+
+
+def _prune(root: Path, keep: set[str]) -> None:
+    versions = sorted((p for p in (root / "versions").iterdir() if not p.name.startswith(".")), reverse=True)
+    for path in versions[KEEP_VERSIONS:]:
+        if path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        _fsync_file(path)
+
+
+@contextlib.contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One builder at a time; a second one fails fast with a clear message."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise IndexLocked("another qa index holds the lock") from exc
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---- reading -----------------------------------------------------------------
+
+
+def current_version(root: Path) -> str | None:
+    link = root / "current"
+    if not link.is_symlink() and not link.exists():
+        return None
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def current_dir(root: Path) -> Path:
+    """The served version's folder, resolved once so a concurrent swap cannot mix files."""
+    version = current_version(root)
+    if version is None:
+        raise IndexMissing(f"no index at {root}")
+    folder = (root / "versions" / version).resolve()
+    if not (folder / MANIFEST).exists():
+        raise IndexCorrupt(f"index version {version} has no manifest")
+    return folder
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"cannot read manifest in {folder}: {exc}") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexCorrupt(f"unsupported index format {manifest.get('format_version')}")
+    return manifest
+
+
+def load_dir(folder: Path) -> IndexData:
+    """Load one version folder completely, or raise IndexCorrupt."""
+    manifest = read_manifest(folder)
+    try:
+        index = faiss.read_index(str(folder / VECTORS))
+        chunks = [Chunk.from_dict(json.loads(line)) for line in _lines(folder / CHUNKS)]
+        meta = json.loads((folder / CASES).read_text(encoding="utf-8"))
+        figures = [Figure.from_dict(f) for f in meta["figures"]]
+        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
+        background = np.load(folder / BACKGROUND)
+    except Exception as exc:  # faiss raises RuntimeError, json ValueError, files OSError/KeyError
+        raise IndexCorrupt(f"cannot read index in {folder}: {exc}") from exc
+    if index.ntotal != len(chunks) or index.d != int(manifest["model"]["dim"]):
+        raise IndexCorrupt(f"{folder}: {index.ntotal} vectors for {len(chunks)} chunks")
+    return IndexData(manifest, vectors, chunks, meta["cases"], figures, folder.name, index, background)
+
+
+def load_current(root: Path) -> IndexData:
+    return load_dir(current_dir(root))
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

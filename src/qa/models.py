@@ -1,0 +1,122 @@
+"""Plain data passed between layers. No behaviour beyond (de)serialisation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Case:
+    """One practice (or the overview) as read from ``knowledge/<file>.md``."""
+
+    id: str
+    title: str
+    unit: str
+    region: str
+    level: str
+    rank: int | None
+    source: str
+    body: str
+    path: str
+    content_hash: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+
+    def meta(self) -> dict[str, Any]:
+        """Everything but the body: what lists and the manifest need."""
+        data = asdict(self)
+        data.pop("body")
+        data["aliases"] = list(self.aliases)
+        return data
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage. ``start``/``end`` index into the case body."""
+
+    chunk_id: str
+    case_id: str
+    title: str
+    unit: str
+    paragraph: int
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number stated in a case: ``metric`` ``value`` ``unit``, found at index time."""
+
+    case_id: str
+    chunk_id: str
+    metric: str
+    value: float
+    unit: str
+    clause: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figure:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk with its fused retrieval score."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What a reader needs to check an answer: the exact passage and where it is."""
+
+    n: int
+    case_id: str
+    title: str
+    unit: str
+    text: str
+    score: float
+    chunk_id: str
+    paragraph: int
+    start: int
+    end: int
+    quote: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Reply:
+    """The answer to one question. ``query`` is what was actually searched."""
+
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    grounded: bool = True
+    query: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "citations": [c.to_dict() for c in self.citations],
+            "grounded": self.grounded,
+            "query": self.query,
+        }

@@ -1,0 +1,295 @@
+"""The question log: one SQLite row per answered question, for editors.
+
+Answering must never wait for, or fail because of, the log. So ``log`` and
+``feedback`` only put a record on a bounded in-memory queue and return at once;
+one background thread does every write, in order. Row ids are made here (random
+hex), not by SQLite, so ``log`` can return one before the row exists, and so the
+ids that clients get for feedback cannot be guessed.
+
+When writing fails (database locked, disk full, read-only folder) the failure is
+logged once, the record is dropped, and answering goes on; if writes start to
+succeed again, that is logged too and a later failure is reported again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import QAError
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 1000  # records waiting for the writer; beyond this new ones are dropped, never awaited
+BUSY_TIMEOUT = 2.0  # seconds the writer waits on a lock; only the writer thread ever waits
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id          TEXT PRIMARY KEY,
+    asked_at    TEXT NOT NULL,
+    session_id  TEXT,
+    question    TEXT NOT NULL,
+    query       TEXT,
+    answer      TEXT,
+    case_ids    TEXT,
+    grounded    INTEGER,
+    latency_ms  REAL,
+    feedback    INTEGER,
+    feedback_at TEXT,
+    ip          TEXT
+);
+CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
+"""
+INSERT = (
+    "INSERT INTO questions (id, asked_at, session_id, question, query, answer, case_ids, grounded, latency_ms, ip)"
+    " VALUES (:id, :asked_at, :session_id, :question, :query, :answer, :case_ids, :grounded, :latency_ms, :ip)"
+)
+FEEDBACK = "UPDATE questions SET feedback = :feedback, feedback_at = :feedback_at WHERE id = :id"
+
+
+@dataclass(frozen=True)
+class _Write:
+    sql: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Flush:
+    done: threading.Event
+
+
+_STOP = object()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class QuestionLog:
+    """Asynchronous, failure-tolerant writer (and synchronous reader) of the question log."""
+
+    def __init__(self, db_path: Path | str, log_ip: bool = False, max_pending: int = MAX_PENDING) -> None:
+        self.db_path = Path(db_path)
+        self.log_ip = log_ip
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
+        self._conn: sqlite3.Connection | None = None
+        self._failing = False  # True from the first failed write until one succeeds again
+        self._dropped_reported = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    # ---- writing (any thread; never blocks) ------------------------------------
+
+    def log(
+        self,
+        *,
+        question: str,
+        query: str,
+        answer: str,
+        case_ids: Sequence[str],
+        grounded: bool,
+        latency_ms: float,
+        session_id: str | None = None,
+        ip: str | None = None,
+    ) -> str:
+        """Queue one answered question; returns its row id at once."""
+        row_id = uuid.uuid4().hex
+        params = {
+            "id": row_id,
+            "asked_at": _now(),
+            "session_id": session_id,
+            "question": question,
+            "query": query,
+            "answer": answer,
+            "case_ids": json.dumps(list(dict.fromkeys(case_ids)), ensure_ascii=False),
+            "grounded": int(grounded),
+            "latency_ms": round(latency_ms, 2),
+            "ip": ip if self.log_ip else None,  # the operator must opt in to storing addresses
+        }
+        self._submit(_Write(INSERT, params))
+        return row_id
+
+    def feedback(self, row_id: str, liked: bool | None) -> None:
+        """Queue a like (True), dislike (False) or withdrawn vote (None) for a logged answer."""
+        value = None if liked is None else (1 if liked else -1)
+        self._submit(_Write(FEEDBACK, {"id": row_id, "feedback": value, "feedback_at": _now()}))
+
+    def _submit(self, item: object) -> None:
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            if not self._dropped_reported:  # a stuck writer must not flood the log either
+                self._dropped_reported = True
+                log.warning("question log: writer is behind (%d pending); dropping records", self._queue.maxsize)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="qa-question-log", daemon=True)
+                self._thread.start()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is written (or dropped); False on timeout."""
+        done = threading.Event()
+        self._ensure_thread()
+        try:
+            self._queue.put(_Flush(done), timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the writer thread."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self.flush(timeout)
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+    @property
+    def healthy(self) -> bool:
+        """False while writes are failing (reported by /api/health)."""
+        return not self._failing
+
+    # ---- the writer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                self._disconnect()
+                return
+            if isinstance(item, _Flush):
+                item.done.set()
+            elif isinstance(item, _Write):
+                self._write(item)
+
+    def _write(self, item: _Write) -> None:
+        try:
+            conn = self._connect()
+            with conn:  # one transaction per record: commit, or roll back on error
+                conn.execute(item.sql, item.params)
+        except (sqlite3.Error, OSError) as exc:  # locked, disk full, read-only, corrupt file
+            self._disconnect()
+            if not self._failing:
+                self._failing = True
+                log.warning("question log %s: write failed, answering continues without it: %s", self.db_path, exc)
+            return
+        if self._failing:
+            self._failing = False
+            log.info("question log %s: writing again", self.db_path)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT)
+            try:
+                conn.executescript(SCHEMA)
+                # WAL lets `qa report` read while the server writes; not fatal where unsupported.
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                log.debug("question log: closing the connection failed", exc_info=True)
+            self._conn = None
+
+    # ---- reading (synchronous: for `qa report` and tests) ---------------------------
+
+    def report(self, limit: int = 10) -> str:
+        """A plain-text report for editors: unanswered questions, disliked answers, questions per day."""
+        if not self.db_path.exists():
+            return f"问答日志 {self.db_path} 还不存在：还没有人提问。"
+        try:
+            with self._read_only() as conn:
+                sections = [
+                    _unanswered(conn, limit),
+                    _disliked(conn, limit),
+                    _per_day(conn, limit),
+                ]
+        except sqlite3.Error as exc:
+            raise QAError(
+                f"cannot read question log {self.db_path}: {exc}", f"无法读取问答日志 {self.db_path}：{exc}"
+            ) from exc
+        return "\n\n".join(sections)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, oldest first (for tests and ad-hoc exports)."""
+        with self._read_only() as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute("SELECT * FROM questions ORDER BY asked_at, rowid")]
+
+    def _read_only(self) -> _ReadOnly:
+        return _ReadOnly(self.db_path)
+
+
+class _ReadOnly:
+    """A read-only connection that is closed on exit (sqlite3's own context manager only commits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def _unanswered(conn: sqlite3.Connection, limit: int) -> str:
+    rows = conn.execute(
+        "SELECT question, COUNT(*) AS n, MAX(asked_at) FROM questions WHERE grounded = 0"
+        " GROUP BY question ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    lines = [f"  {n:>4} 次  {question}" for question, n, _ in rows] or ["  （无）"]
+    return "\n".join(["最常见的未答出问题（知识库中没有依据）：", *lines])
+
+
+def _disliked(conn: sqlite3.Connection, limit: int) -> str:
+    rows = conn.execute(
+        "SELECT asked_at, question, answer FROM questions WHERE feedback = -1 ORDER BY asked_at DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    lines = [f"  {asked_at[:16].replace('T', ' ')}  问：{q}\n{'':19}答：{_short(a)}" for asked_at, q, a in rows]
+    return "\n".join(["被点踩的回答（最近的在前）：", *(lines or ["  （无）"])])
+
+
+def _per_day(conn: sqlite3.Connection, limit: int) -> str:
+    rows = conn.execute(
+        "SELECT date(asked_at, 'localtime') AS day, COUNT(*), SUM(grounded = 0),"
+        " SUM(feedback = 1), SUM(feedback = -1)"
+        " FROM questions GROUP BY day ORDER BY day DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    lines = [
+        f"  {day}  提问 {total:>5}  未答出 {unanswered or 0:>4}  赞 {likes or 0:>4}  踩 {dislikes or 0:>4}"
+        for day, total, unanswered, likes, dislikes in rows
+    ]
+    return "\n".join(["每日提问量（最近的在前）：", *(lines or ["  （无）"])])
+
+
+def _short(text: str | None, width: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,187 @@
+"""Finding passages: dense (FAISS) and lexical (BM25 over jieba tokens), fused.
+
+Dense search understands paraphrase and English; BM25 is exact about names and
+numbers. Reciprocal rank fusion combines their *ranks*, so neither score scale
+has to be calibrated against the other. Cases the question names outright
+(by alias, title, unit or place) are searched first: a question about 警快办
+should never be answered from another case because a paragraph sounded similar.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from .embedding import Embedder
+from .index import IndexData
+from .models import Chunk, Hit
+from .text import CJK, add_words, fix_typos, normalise, pinyin_key, tokens
+
+RRF_K = 60
+QUOTED = re.compile(r"“([^”]{2,12})”")
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """Case metadata as stored in the index (no body)."""
+
+    id: str
+    title: str
+    unit: str
+    region: str
+    level: str
+    rank: int | None
+    aliases: tuple[str, ...]
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> CaseInfo:
+        return cls(
+            meta["id"],
+            meta["title"],
+            meta["unit"],
+            meta.get("region", ""),
+            meta["level"],
+            meta.get("rank"),
+            tuple(meta.get("aliases", ())),
+        )
+
+    @property
+    def short_name(self) -> str:
+        """How an answer names the case: its first alias, else its title."""
+        return self.aliases[0] if self.aliases else self.title
+
+
+def case_names(case: CaseInfo) -> set[str]:
+    """Every way a question may name ``case``."""
+    names = {case.title, case.unit, *case.aliases, *QUOTED.findall(case.title)}
+    if case.region and case.level != "市级":
+        names.add(case.region)
+        names.add(re.sub(r"(区|县)$", "", case.region))
+    if case.unit.startswith("市") and len(case.unit) >= 4:
+        names.add(case.unit[1:])
+    return {normalise(n) for n in names if len(n) >= 2}
+
+
+class CaseNames:
+    """Which cases a question names. A name shared by two cases names neither.
+
+    English questions name cases in pinyin ("Jingkuaiban", "Sha Jie", "Nan'an"),
+    so every Chinese name is also known by its toneless pinyin.
+    """
+
+    def __init__(self, cases: Iterable[CaseInfo]) -> None:
+        owners: dict[str, set[str]] = {}
+        for case in cases:
+            for name in case_names(case):
+                owners.setdefault(name, set()).add(case.id)
+        self.by_name = {n: next(iter(ids)) for n, ids in owners.items() if len(ids) == 1}
+        self.longest_first = sorted(self.by_name, key=len, reverse=True)
+        self.by_pinyin = {"".join(pinyin_key(n)): cid for n, cid in self.by_name.items() if CJK.fullmatch(n)}
+
+    def find(self, text: str) -> list[str]:
+        """Case ids named in ``text``, in order of first appearance."""
+        found = self._find_chinese(text)
+        for position, case_id in self._find_pinyin(text):
+            found.setdefault(case_id, len(text) + position)
+        return sorted(found, key=lambda cid: found[cid])
+
+    def _find_pinyin(self, text: str) -> list[tuple[int, str]]:
+        words = re.findall(r"[a-z]+", text.lower())
+        hits = []
+        for start in range(len(words)):
+            for end in range(start + 1, min(start + 5, len(words)) + 1):
+                joined = "".join(words[start:end])
+                if len(joined) >= 4 and joined in self.by_pinyin:
+                    hits.append((start, self.by_pinyin[joined]))
+        return hits
+
+    def _find_chinese(self, text: str) -> dict[str, int]:
+        found: dict[str, int] = {}
+        taken = [False] * len(text)
+        for name in self.longest_first:
+            for match in re.finditer(re.escape(name), text):
+                if any(taken[match.start() : match.end()]):
+                    continue
+                taken[match.start() : match.end()] = [True] * len(name)
+                case_id = self.by_name[name]
+                found[case_id] = min(found.get(case_id, match.start()), match.start())
+        return found
+
+
+class Retriever:
+    """Hybrid search over one loaded index version."""
+
+    def __init__(self, data: IndexData, embedder: Embedder) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.cases = {c["id"]: CaseInfo.from_meta(c) for c in data.cases}
+        self.names = CaseNames(self.cases.values())
+        add_words(self.names.by_name)
+        self.lexicon = list(self.names.by_name) + _corpus_terms(data.chunks)
+        self.bm25 = bm25s.BM25()
+        self.bm25.index([self._doc_tokens(c) for c in data.chunks] or [["∅"]], show_progress=False)
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _doc_tokens(self, chunk: Chunk) -> list[str]:
+        case = self.cases.get(chunk.case_id)
+        names = f"{case.title} {case.unit} {case.region}" if case else chunk.title
+        return list(tokens(normalise(f"{names} {chunk.text}"))) or ["∅"]
+
+    def prepare(self, question: str) -> str:
+        """The searchable form of a question: normalised, with near-miss names repaired."""
+        return fix_typos(normalise(question), self.lexicon)
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """Cached: popular questions repeat, and encoding is the slowest step."""
+        if query in self._query_vectors:
+            self._query_vectors.move_to_end(query)
+            return self._query_vectors[query]
+        vector = self.embedder.embed_queries([query])[0]
+        self._query_vectors[query] = vector
+        if len(self._query_vectors) > 2048:
+            self._query_vectors.popitem(last=False)
+        return vector
+
+    def dense_scores(self, query: str) -> np.ndarray:
+        """Cosine similarity of the query to every chunk (the corpus is small enough)."""
+        if not self.data.chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.data.vectors @ self.query_vector(query), dtype=np.float32)
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        if not self.data.chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(list(tokens(query))), dtype=np.float32)
+
+    def search(self, query: str, k: int = 8, case_ids: Iterable[str] | None = None) -> list[Hit]:
+        """Top ``k`` chunks by reciprocal rank fusion, optionally within some cases."""
+        dense, lexical = self.dense_scores(query), self.lexical_scores(query)
+        fused = _rrf(dense) + _rrf(lexical)
+        allowed = set(case_ids or ())
+        order = np.argsort(-fused, kind="stable")
+        hits = []
+        for i in order:
+            chunk = self.data.chunks[int(i)]
+            if allowed and chunk.case_id not in allowed:
+                continue
+            hits.append(Hit(chunk, float(fused[i]), float(dense[i]), float(lexical[i])))
+            if len(hits) == k:
+                break
+        return hits
+
+
+def _rrf(scores: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores), dtype=np.float32)
+    return np.asarray(1.0 / (RRF_K + ranks), dtype=np.float32)
+
+
+def _corpus_terms(chunks: list[Chunk]) -> list[str]:
+    """Quoted names in the text (“莎姐”, “垫小二”) are what people ask about and mistype."""
+    return sorted({normalise(t) for c in chunks for t in QUOTED.findall(c.text)})

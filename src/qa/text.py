@@ -1,0 +1,113 @@
+"""Normalising and tokenising Chinese text the same way for queries and passages.
+
+Questions arrive in Traditional characters, full-width forms, with typos and in
+English; passages are Simplified. Everything that compares the two goes through
+:func:`normalise` first, so the comparison is like with like.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import jieba
+import opencc
+from pypinyin import lazy_pinyin
+
+jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
+_T2S = opencc.OpenCC("t2s")
+CJK = re.compile(r"[\u4e00-\u9fff]+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+# Words that carry the *shape* of a question, not its topic. They never decide
+# which passage answers, and they do not count as a detail the question asks for.
+FUNCTION_WORDS = frozenset(
+    """的 了 吗 呢 吧 啊 呀 是 在 有 和 与 及 或 也 都 就 还 又 把 被 对 从 向 给 让 为 以 之 其 它 他 她 这 那 哪
+    这个 那个 哪个 哪些 哪里 哪儿 什么 怎么 怎样 怎么样 如何 为何 为什么 多少 几 几个 多 多大 多久 多长 是否 能否 可以
+    能 会 要 想 请 请问 问 一下 介绍 说说 讲讲 告诉 我 我们 你 你们 您 谁 吗 么 呢 个 些 一 之前 刚才 上面 上述 其中
+    第 哪一个 具体 情况 内容 方面 相关 关于 有关 主要 一共 总共 分别 各 各自 都是 还是 以及 等 等等 啥 咋 怎 该
+    目前 现在 如今 到底 究竟 大概 大约 有没有 是不是 能不能 可不可以 会不会 有无 具体""".split()
+)
+ENGLISH_STOP = frozenset(
+    """a an the of in on at to for by with and or is are was were be been what which who whom how many much
+    does do did it its this that these those there their they from about tell me please can could would
+    i you we our your""".split()
+)
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width to half-width), Traditional to Simplified, no control characters."""
+    text = CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
+    return _T2S.convert(text).strip()
+
+
+def add_words(words: Iterable[str]) -> None:
+    """Teach jieba the corpus's own names so "警快办" stays one token."""
+    for word in words:
+        if len(word) >= 2:
+            jieba.add_word(word, freq=200000)
+    tokens.cache_clear()
+
+
+@lru_cache(maxsize=4096)
+def tokens(text: str) -> tuple[str, ...]:
+    """Lower-cased word tokens plus CJK bigrams; the bigrams keep a typo from losing a whole word."""
+    words = [w.strip().lower() for w in jieba.lcut(text)]
+    words = [w for w in words if w and (CJK.search(w) or w.isalnum())]
+    bigrams = [run[i : i + 2] for run in CJK.findall(text) for i in range(len(run) - 1)]
+    return tuple(words + bigrams)
+
+
+def content_words(text: str) -> list[str]:
+    """Topic words of a question: jieba words minus question-shape words, punctuation and numbers."""
+    out = []
+    for word in jieba.lcut(text):
+        word = word.strip().lower()
+        if not word or word in FUNCTION_WORDS or word in ENGLISH_STOP:
+            continue
+        if CJK.search(word) or (word.isalpha() and len(word) > 1):
+            out.append(word)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _char_pinyin(char: str) -> str:
+    return lazy_pinyin(char)[0] if CJK.fullmatch(char) else char
+
+
+def pinyin_key(text: str) -> tuple[str, ...]:
+    return tuple(_char_pinyin(c) for c in text)
+
+
+def fix_typos(text: str, lexicon: Iterable[str]) -> str:
+    """Replace a near-miss of a known name by the name itself.
+
+    A window of the question matches a name when it sounds the same (same
+    pinyin: 警快半 → 警快办, 潮夕车道 → 潮汐车道) or, for names of four or more
+    characters, differs in one character (大众点平 → 大众点评). Shorter names need
+    the same sound: one wrong character in three is too often another word.
+    """
+    for name in sorted(set(lexicon), key=len, reverse=True):
+        if len(name) < 2 or name in text or not CJK.fullmatch(name):
+            continue
+        window = _near_window(text, name)
+        if window:
+            text = text.replace(window, name)
+    return text
+
+
+def _near_window(text: str, name: str) -> str | None:
+    size = len(name)
+    key = pinyin_key(name)
+    sounds = pinyin_key(text)
+    for start in range(len(text) - size + 1):
+        window = text[start : start + size]
+        diff = sum(a != b for a, b in zip(window, name, strict=True))
+        if diff == 0 or diff == size or not CJK.fullmatch(window):
+            continue
+        if (diff == 1 and size >= 4) or sounds[start : start + size] == key:
+            return window
+    return None

@@ -1,0 +1,247 @@
+"""The JSON API: ``POST /api/ask``, ``POST /api/feedback``, ``GET /api/health``.
+
+Every failure a client can cause gets a 4xx with ``{"error": "<Chinese message>"}``;
+anything else gets a generic Chinese 500 with no details (those go to the server
+log). The pydantic models exist so that ``/docs`` describes the API exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import QAError
+from .service import ChatService
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # a question is <= 500 characters; history is trimmed to a few turns anyway
+MAX_HISTORY_ITEMS = 100
+API_ROUTES = {"/api/ask": "POST", "/api/feedback": "POST", "/api/health": "GET"}
+INTERNAL_ERROR = "服务器内部错误，请稍后再试。"
+BAD_REQUEST = "请求格式错误。"
+FIELD_ERRORS = {
+    "question": "question 必须是文本（字符串）。",
+    "history": '对话历史格式错误：history 应为 [{"role": "user" 或 "assistant", "content": "…"}] 形式的列表。',
+    "session_id": "session_id 必须是不超过 64 个字符的文本。",
+    "id": "id 无效：请使用 /api/ask 返回的 id。",
+    "liked": "liked 必须是 true（赞）、false（踩）或 null（撤销）。",
+}
+STATUS_ERRORS = {
+    404: "接口不存在。可用接口：POST /api/ask、POST /api/feedback、GET /api/health，文档见 /docs。",
+    405: "请求方法不允许。",
+    413: f"请求体过大（上限 {MAX_BODY_BYTES // 1024} KB）。",
+}
+
+
+# ---- request and response models (they are the OpenAPI schema) ---------------------
+
+
+class Turn(BaseModel):
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: StrictStr
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"question": "警快办有多少人注册？", "history": []}]},
+    )
+
+    question: StrictStr = Field(description="问题，非空，规范化空白后不超过 QA_MAX_QUESTION_CHARS（默认 500）字。")
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_ITEMS,
+        description="此前的对话（由旧到新），用于理解“它”“那个呢”之类的追问；只使用最近几轮。",
+    )
+    session_id: StrictStr | None = Field(default=None, max_length=64, description="可选：会话标识，仅写入问答日志。")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="答案中 [n] 标记的编号")
+    case_id: str
+    title: str = Field(description="案例标题")
+    unit: str = Field(description="报送单位")
+    text: str = Field(description="被引用的原文段落")
+    score: float
+    chunk_id: str
+    paragraph: int = Field(description="段落序号")
+    start: int = Field(description="段落在案例正文中的起始字符位置")
+    end: int
+    quote: str = Field(description="答案实际引用的句子（text 的一部分）")
+
+
+class AskResponse(BaseModel):
+    answer: str = Field(description="答案，带 [n] 引用标记")
+    citations: list[CitationOut]
+    grounded: bool = Field(description="false 表示知识库中没有依据，answer 是拒答说明")
+    query: str = Field(description="实际检索的问题（追问会被补全）")
+    id: str = Field(description="问答日志中的记录 id，用于 /api/feedback")
+
+
+class FeedbackRequest(BaseModel):
+    id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$", description="/api/ask 返回的 id")]
+    liked: StrictBool | None = Field(description="true 赞，false 踩，null 撤销")
+
+
+class FeedbackResponse(BaseModel):
+    ok: bool = True
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: str = Field(description="嵌入模型")
+    cases: int
+    chunks: int
+    index_version: str
+    index_built_at: str | None = Field(description="索引构建时间（UTC，ISO 8601）")
+    question_log: Literal["ok", "degraded"] = Field(description="degraded：问答日志暂时写不进去（不影响回答）")
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="给用户看的中文错误信息")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "请求无效（空问题、过长、JSON 格式或类型错误）"},
+    413: {"model": ErrorResponse, "description": "请求体过大"},
+    500: {"model": ErrorResponse, "description": "服务器内部错误"},
+}
+
+
+# ---- routes ----------------------------------------------------------------------------
+
+
+def build_router(service: ChatService) -> APIRouter:
+    """The /api routes, bound to one service."""
+    router = APIRouter(prefix="/api", tags=["问答"], responses=ERROR_RESPONSES)
+
+    # Plain ``def`` handlers: FastAPI runs them in its thread pool, so answering never blocks the event loop.
+    @router.post("/ask", response_model=AskResponse, summary="提问")
+    def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+        """回答一个问题，答案中的每个 [n] 对应 citations 中的一段原文。"""
+        history = [turn.model_dump() for turn in body.history]
+        ip = request.client.host if request.client else None
+        answered = service.ask(body.question, history, session_id=body.session_id, ip=ip)
+        return {**answered.reply.to_dict(), "id": answered.log_id}
+
+    @router.post("/feedback", response_model=FeedbackResponse, summary="赞或踩一个回答")
+    def feedback(body: FeedbackRequest) -> FeedbackResponse:
+        """记录用户对一个回答的评价（写入问答日志）。"""
+        service.feedback(body.id, body.liked)
+        return FeedbackResponse()
+
+    @router.get("/health", response_model=HealthResponse, summary="健康检查")
+    def health() -> dict[str, Any]:
+        """服务状态、模型、案例与片段数量、索引构建时间。"""
+        return service.health()
+
+    # The Gradio app is mounted at "/" and would answer any other /api path with its own page.
+    @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def unknown(request: Request) -> None:
+        raise StarletteHTTPException(405 if request.url.path in API_ROUTES else 404)
+
+    return router
+
+
+# ---- request size ------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """Refuse /api request bodies over ``max_bytes`` with a Chinese 413, before they are read in full.
+
+    A declared Content-Length is refused up front; a streamed body is counted as it
+    arrives and stopped with an HTTPException, which FastAPI passes on to
+    :func:`on_http_error` (Starlette's own limiter answers in plain English text).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = "/api/") -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await error(413, STATUS_ERRORS[413])(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """One Chinese sentence for the first problem pydantic found in the request."""
+    for err in errors:
+        kind, loc = err.get("type", ""), tuple(err.get("loc", ()))
+        if kind == "json_invalid":
+            return "请求体不是有效的 JSON。"
+        if loc == ("body",):
+            if kind == "missing":
+                return '请求体不能为空，应为 JSON 对象，例如 {"question": "警快办有多少人注册？"}。'
+            return '请求体必须是 JSON 对象，例如 {"question": "警快办有多少人注册？"}，并设置 Content-Type: application/json。'
+        field = str(loc[1]) if len(loc) > 1 and loc[0] == "body" else ""
+        if kind == "missing" and len(loc) == 2:
+            return f"缺少 {field} 字段。"
+        if field in FIELD_ERRORS:
+            return FIELD_ERRORS[field]
+    return BAD_REQUEST
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return error(400, validation_message(errors))
+
+
+async def on_qa_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QAError)
+    if exc.http_status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc)
+    return error(exc.http_status, exc.user_message)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    message = STATUS_ERRORS.get(status, BAD_REQUEST if status < 500 else INTERNAL_ERROR)
+    return error(status, message)
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort: log the trace for the operator, show the user a plain Chinese message."""
+    log.exception("%s %s: unexpected error", request.method, request.url.path)
+    return error(500, INTERNAL_ERROR)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(QAError, on_qa_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

@@ -1,0 +1,171 @@
+"""One FastAPI app serving everything: REST API, offline API docs, and the Gradio chat at "/".
+
+Order matters: middleware first, then the API routes, and the Gradio app mounted
+at "/" last, because a mount at "/" takes every path not matched before it.
+Further routers (the embeddable widget) belong between the API and the mount.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import swagger_ui_bundle
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import index as store
+from ..assistant import Assistant
+from ..config import Settings
+from ..errors import QAError
+from ..qlog import QuestionLog
+from . import api, ui
+from .service import ChatService
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"same-origin",
+}
+DOCS_STATIC = "/docs-static"
+
+
+class SecurityHeaders:
+    """Adds headers every response should carry; never overrides one a route set itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(assistant: Assistant, settings: Settings, qlog: QuestionLog | None = None) -> FastAPI:
+    """The whole web app around one loaded assistant (tests pass their own)."""
+    qlog = qlog or QuestionLog(settings.db_path, log_ip=settings.log_ip)
+    service = ChatService(assistant, qlog, settings)
+    app = FastAPI(
+        title="重庆政法改革最佳实践问答 API",
+        version=_version(),
+        description='基于知识库的中文问答接口。所有错误返回 `{"error": "中文说明"}`。另见 Gradio 端点 `/ask`（gradio_client）。',
+        docs_url=None,  # served below from local files: FastAPI's default pulls Swagger UI from a CDN
+        redoc_url=None,
+        lifespan=_lifespan(qlog),
+    )
+    app.state.service = service
+    _add_middleware(app, settings)
+    api.install_error_handlers(app)
+    app.include_router(api.build_router(service))
+    _add_docs(app)
+    # (issue 5: the widget router goes here, before the mount)
+    gr.mount_gradio_app(
+        app,
+        ui.build_ui(service),
+        path="/",
+        theme=ui.theme(),
+        css=ui.CSS,
+        footer_links=["api"],
+        run_history=False,
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        show_error=True,
+        server_name=settings.host,
+        server_port=settings.port,
+    )
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Security headers, a request size limit for /api, and CORS only for the configured origins.
+
+    Gradio answers cross-origin requests itself unless the parent app has its own
+    CORSMiddleware, and on a non-localhost host it reflects any Origin. Adding an
+    explicit (by default empty) allowlist switches that off.
+    """
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["content-type"],
+        allow_credentials=False,
+    )
+    app.add_middleware(api.BodyLimit)
+    app.add_middleware(SecurityHeaders)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files of the swagger-ui-bundle package: works offline."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=Path(str(swagger_ui_bundle.swagger_ui_path))), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - 文档",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+        )
+
+
+def _lifespan(qlog: QuestionLog) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        qlog.close()  # write what is still queued before the process exits
+
+    return lifespan
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qa")
+    except PackageNotFoundError:
+        return "0"
+
+
+def serve(settings: Settings) -> None:
+    """Load the index once and serve until interrupted (``qa serve``, ``python app.py``).
+
+    A missing or unusable index (or model) ends the process with its Chinese
+    message and exit code 1, not a traceback, whichever of the two started it.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        store.current_dir(settings.index_dir)  # fail before the slow model load, not after it
+        assistant = Assistant.load(settings=settings)
+    except QAError as exc:
+        print(f"错误：{exc.user_message}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    app = create_app(assistant, settings)
+    print(f"问答服务已启动：http://{settings.host}:{settings.port}  （接口文档：/docs）", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+
+
+__all__ = ["create_app", "serve"]

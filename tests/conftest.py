@@ -1,0 +1,64 @@
+"""Shared fixtures. Fast tests use the fake hashing embedder and tmp dirs only."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import HashingEmbedder
+
+REPO = Path(__file__).resolve().parents[1]
+KNOWLEDGE = REPO / "knowledge"
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    """A copy of the real case files, without the editors' golden checks (tuned for the real model)."""
+    target = tmp_path / "knowledge"
+    target.mkdir()
+    for path in KNOWLEDGE.glob("*.md"):
+        if path.name != "README.md":
+            shutil.copy(path, target / path.name)
+    return target
+
+
+@pytest.fixture
+def fake() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kb_dir: Path) -> Settings:
+    return Settings(
+        knowledge_dir=kb_dir,
+        index_dir=tmp_path / "index",
+        cache_dir=tmp_path / "cache",
+        db_path=tmp_path / "questions.sqlite3",
+    )
+
+
+@pytest.fixture
+def built(settings: Settings, fake: HashingEmbedder) -> Settings:
+    build_index(settings, fake, progress=False)
+    return settings
+
+
+@pytest.fixture
+def bot(built: Settings, fake: HashingEmbedder) -> Iterator[Assistant]:
+    yield Assistant.load(settings=built, embedder=fake)
+
+
+def write_case(folder: Path, name: str, case_id: str, title: str, body: str, **extra: object) -> Path:
+    """A case file as an editor would write it."""
+    meta = {"id": case_id, "title": title, "unit": "测试单位", "region": "测试区", "level": "区", "source": "测试"}
+    meta.update(extra)
+    lines = ["---", *(f"{k}: {v}" for k, v in meta.items()), "---", "", body, ""]
+    path = folder / name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,140 @@
+"""The editor's lifecycle: incremental rebuilds, checks before swap, rollback, one builder at a time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import index as store
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import PROBE, HashingEmbedder
+from qa.errors import CorpusError, IndexCheckFailed, IndexLocked
+from tests.conftest import write_case
+
+
+class Counting(HashingEmbedder):
+    """Counts passages embedded, to prove what an incremental build re-embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        self.embedded.extend(texts)
+        return super().embed_passages(texts, progress)
+
+
+NEW_CASE = "11.重庆市测试区\n\n智慧调解平台\n\n测试区智慧调解平台上线一年,累计受理纠纷3210件,群众满意率96.5%。"
+
+
+def test_only_new_cases_are_embedded_and_answer_at_once(built: Settings) -> None:
+    counting = Counting()
+    write_case(built.knowledge_dir, "11-test.md", "test-platform", "智慧调解平台", NEW_CASE, rank=11, aliases="[智慧调解平台]")
+    report = build_index(built, counting, progress=False)
+    assert report.added == ["test-platform"] and not report.changed and not report.removed
+    chunks = [t for t in counting.embedded if t != PROBE]  # the probe is the model fingerprint
+    assert report.embedded == len(chunks) == 3
+    assert all(t.startswith("智慧调解平台（") for t in chunks)
+    bot = Assistant.load(settings=built, embedder=counting)
+    reply = bot.ask("智慧调解平台受理了多少纠纷？")
+    assert "3210件" in reply.answer and reply.citations[0].case_id == "test-platform"
+    listing = bot.ask("有哪些案例？")
+    assert "智慧调解平台" in listing.answer and "11 个" in listing.answer
+
+
+def test_changed_case_gets_the_new_figure(built: Settings, fake: HashingEmbedder) -> None:
+    path = next(built.knowledge_dir.glob("04-*.md"))
+    path.write_text(path.read_text(encoding="utf-8").replace("1714万", "1800万"), encoding="utf-8")
+    report = build_index(built, fake, progress=False)
+    assert report.changed == ["jingkuaiban"] and report.embedded == 1
+    reply = Assistant.load(settings=built, embedder=fake).ask("警快办注册人数是多少？")
+    assert "1800万" in reply.answer and "1714万" not in reply.answer
+
+
+def test_deleted_case_disappears(built: Settings, fake: HashingEmbedder) -> None:
+    next(built.knowledge_dir.glob("06-*.md")).unlink()
+    report = build_index(built, fake, progress=False)
+    assert report.removed == ["shajie-minors"]
+    bot = Assistant.load(settings=built, embedder=fake)
+    assert all(c.chunk.case_id != "shajie-minors" for c in bot._state.retriever.search("莎姐检察官", k=50))
+    assert "莎姐" not in bot.ask("十大实践有哪些？").answer
+
+
+def test_dry_run_reports_without_writing(built: Settings, fake: HashingEmbedder) -> None:
+    before = store.current_version(built.index_dir)
+    write_case(built.knowledge_dir, "12-x.md", "x-case", "某案例", "某案例正文。", rank=12)
+    report = build_index(built, fake, dry_run=True, progress=False)
+    assert report.dry_run and report.added == ["x-case"] and report.chunks_after > report.chunks_before
+    assert store.current_version(built.index_dir) == before
+
+
+def test_broken_file_leaves_the_old_index(built: Settings, fake: HashingEmbedder) -> None:
+    before = store.current_version(built.index_dir)
+    (built.knowledge_dir / "99-broken.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as info:
+        build_index(built, fake, progress=False)
+    assert "99-broken.md" in info.value.user_message
+    assert store.current_version(built.index_dir) == before
+
+
+def test_failing_check_blocks_the_swap(built: Settings, fake: HashingEmbedder) -> None:
+    before = store.current_version(built.index_dir)
+    checks = built.knowledge_dir / "checks.jsonl"
+    checks.write_text(json.dumps({"question": "潮汐车道拥堵减少多少", "expect_case": "jingkuaiban"}) + "\n", "utf-8")
+    with pytest.raises(IndexCheckFailed) as info:
+        build_index(built, fake, full=True, progress=False)
+    assert "潮汐车道拥堵减少多少" in info.value.user_message
+    assert store.current_version(built.index_dir) == before
+    assert len(list((built.index_dir / "versions").iterdir())) == 1
+
+
+def test_rollback_returns_to_the_previous_version(built: Settings, fake: HashingEmbedder) -> None:
+    first = store.current_version(built.index_dir)
+    path = next(built.knowledge_dir.glob("04-*.md"))
+    path.write_text(path.read_text(encoding="utf-8").replace("1714万", "1800万"), encoding="utf-8")
+    build_index(built, fake, progress=False)
+    assert store.rollback(built.index_dir) == first
+    assert store.current_version(built.index_dir) == first
+    assert "1714万" in Assistant.load(settings=built, embedder=fake).ask("警快办注册人数").answer
+
+
+def test_a_second_concurrent_build_is_refused(built: Settings) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    class Blocking(HashingEmbedder):
+        def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+            started.set()
+            release.wait(10)
+            return super().embed_passages(texts, progress)
+
+    errors: list[BaseException] = []
+    first = threading.Thread(target=lambda: _build_catching(built, Blocking(), errors))
+    first.start()
+    assert started.wait(10)
+    with pytest.raises(IndexLocked) as info:
+        build_index(built, HashingEmbedder(), full=True, progress=False)
+    assert "另一个 `qa index` 正在运行" in info.value.user_message
+    release.set()
+    first.join(20)
+    assert not errors
+    Assistant.load(settings=built, embedder=HashingEmbedder())
+
+
+def _build_catching(settings: Settings, embedder: HashingEmbedder, errors: list[BaseException]) -> None:
+    try:
+        build_index(settings, embedder, full=True, progress=False)
+    except BaseException as exc:  # surfaced by the assertion in the test thread
+        errors.append(exc)
+
+
+def test_chunker_change_forces_full_rebuild(built: Settings, fake: HashingEmbedder, tmp_path: Path) -> None:
+    other = Settings(**{**built.__dict__, "chunk_size": 80})
+    report = build_index(other, fake, progress=False)
+    assert report.full and report.embedded == report.chunks_after

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.corpus import load_cases
+from qa.errors import CorpusError
+from tests.conftest import KNOWLEDGE, write_case
+
+
+def test_real_knowledge_base_is_valid() -> None:
+    cases = load_cases(KNOWLEDGE)
+    ranked = [c for c in cases if c.rank is not None]
+    assert [c.rank for c in ranked] == list(range(1, 11))
+    assert {c.level for c in cases} == {"市级", "区", "县"}
+    assert all(c.source == "上游新闻" and c.body for c in cases)
+    assert len({c.id for c in cases}) == len(cases) == 11
+
+
+def test_bodies_are_verbatim_from_the_article() -> None:
+    article = (KNOWLEDGE.parent.parent / "shared" / "seeds" / "000_e5fba4b558f07484.txt")
+    if not article.exists():
+        pytest.skip("seed article not beside the checkout")
+    text = article.read_text(encoding="utf-8")
+    for case in load_cases(KNOWLEDGE):
+        for paragraph in case.paragraphs:
+            assert paragraph in text, (case.id, paragraph)
+
+
+def _problems(folder: Path) -> dict[str, str]:
+    with pytest.raises(CorpusError) as info:
+        load_cases(folder)
+    assert "索引未更新" in info.value.user_message
+    return {p.path: p.problem for p in info.value.problems}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("没有头信息的正文", "缺少 YAML 头信息"),
+        ("---\nid: [unclosed\n---\n正文", "YAML 头信息格式错误"),
+        ("---\nid: x1\nunit: u\nlevel: 区\n---\n正文", "缺少 title"),
+        ("---\nid: x1\ntitle: 标题\nunit: u\nlevel: 区\n---\n\n   \n", "正文为空"),
+        ("---\nid: X 1\ntitle: 标题\nunit: u\nlevel: 区\n---\n正文", "id"),
+        ("---\nid: x1\ntitle: 标题\nunit: u\nlevel: 省\n---\n正文", "level"),
+    ],
+)
+def test_each_bad_front_matter_is_named(tmp_path: Path, content: str, expected: str) -> None:
+    (tmp_path / "bad.md").write_text(content, encoding="utf-8")
+    assert expected in _problems(tmp_path)["bad.md"]
+
+
+def test_non_utf8_non_markdown_and_duplicates_are_all_reported_together(tmp_path: Path) -> None:
+    write_case(tmp_path, "a.md", "same", "标题一", "正文一。")
+    write_case(tmp_path, "b.md", "same", "标题二", "正文二。")
+    (tmp_path / "c.md").write_bytes("---\nid: c\n---\n正文".encode("gbk"))
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    problems = _problems(tmp_path)
+    assert "重复" in problems["b.md"]
+    assert "UTF-8" in problems["c.md"]
+    assert "Markdown" in problems["notes.txt"]
+
+
+def test_readme_checks_and_hidden_files_are_not_cases(tmp_path: Path) -> None:
+    write_case(tmp_path, "a.md", "a", "标题", "正文。")
+    (tmp_path / "README.md").write_text("# 说明", encoding="utf-8")
+    (tmp_path / "checks.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / ".gitkeep").write_text("", encoding="utf-8")
+    assert [c.id for c in load_cases(tmp_path)] == ["a"]

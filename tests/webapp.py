@@ -1,0 +1,87 @@
+"""Helpers for the web tests: a small fake-embedder index and a real server on a free port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import HashingEmbedder
+from qa.qlog import QuestionLog
+from qa.web.server import create_app
+
+KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
+CASE_FILES = ("00-overview.md", "01-5g-mobile-court.md", "02-rongchang-mediation.md", "04-jingkuaiban.md")
+# A case whose every field carries markup: the page must show it as text and never run it.
+XSS_CASE = """---
+id: xss-probe
+title: "测试桥<img src=x onerror=\\"window.__xss=1\\">案例"
+unit: "测试单位<b>粗体</b>"
+region: "重庆市"
+level: "市级"
+rank: 9
+source: "测试"
+aliases: ["测试桥"]
+---
+“测试桥”注册人数<img src=x onerror=window.__xss=1>88万人,<script>window.__xss=2</script>覆盖全市。
+"""
+
+
+def build_web_index(root: Path, with_xss_case: bool = True) -> Settings:
+    """A few real cases (no golden checks: they are tuned for the real model), indexed with the fake embedder."""
+    knowledge = root / "knowledge"
+    knowledge.mkdir(parents=True)
+    for name in CASE_FILES:
+        shutil.copy(KNOWLEDGE / name, knowledge / name)
+    if with_xss_case:
+        (knowledge / "99-xss.md").write_text(XSS_CASE, encoding="utf-8")
+    settings = Settings(
+        knowledge_dir=knowledge, index_dir=root / "index", cache_dir=root / "cache", db_path=root / "q.sqlite3"
+    )
+    build_index(settings, HashingEmbedder(), progress=False)
+    return settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Live:
+    url: str
+    settings: Settings
+    qlog: QuestionLog
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[Live]:
+    """The real app under uvicorn in a thread on 127.0.0.1; stopped on exit."""
+    assistant = Assistant.load(settings=settings, embedder=HashingEmbedder())
+    qlog = QuestionLog(settings.db_path)
+    app = create_app(assistant, settings, qlog)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.05)
+    try:
+        yield Live(f"http://127.0.0.1:{port}/", settings, qlog)
+    finally:
+        server.should_exit = True
+        thread.join(15)
