@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.webapp import build_web_index
 
 from qa.assistant import Assistant
 from qa.config import Settings
 from qa.embedding import HashingEmbedder
 from qa.qlog import QuestionLog
 from qa.web.server import create_app
-from tests.webapp import build_web_index
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 QUESTION = "警快办有多少人注册？"

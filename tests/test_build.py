@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import write_case
 
 from qa import index as store
 from qa.assistant import Assistant
@@ -16,7 +17,6 @@ from qa.build import build_index
 from qa.config import Settings
 from qa.embedding import PROBE, HashingEmbedder
 from qa.errors import CorpusError, IndexCheckFailed, IndexLocked
-from tests.conftest import write_case
 
 
 class Counting(HashingEmbedder):
@@ -36,7 +36,9 @@ NEW_CASE = "11.重庆市测试区\n\n智慧调解平台\n\n测试区智慧调解
 
 def test_only_new_cases_are_embedded_and_answer_at_once(built: Settings) -> None:
     counting = Counting()
-    write_case(built.knowledge_dir, "11-test.md", "test-platform", "智慧调解平台", NEW_CASE, rank=11, aliases="[智慧调解平台]")
+    write_case(
+        built.knowledge_dir, "11-test.md", "test-platform", "智慧调解平台", NEW_CASE, rank=11, aliases="[智慧调解平台]"
+    )
     report = build_index(built, counting, progress=False)
     assert report.added == ["test-platform"] and not report.changed and not report.removed
     chunks = [t for t in counting.embedded if t != PROBE]  # the probe is the model fingerprint

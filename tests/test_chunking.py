@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from tests.conftest import KNOWLEDGE
+
 from qa.chunking import chunk_case, chunk_cases
 from qa.corpus import load_cases
 from qa.figures import figures_for
-from tests.conftest import KNOWLEDGE
 
 
 def test_spans_point_into_the_body_and_stay_in_one_paragraph() -> None:

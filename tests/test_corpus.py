@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import KNOWLEDGE, write_case
 
 from qa.corpus import load_cases
 from qa.errors import CorpusError
-from tests.conftest import KNOWLEDGE, write_case
 
 
 def test_real_knowledge_base_is_valid() -> None:
@@ -19,7 +19,7 @@ def test_real_knowledge_base_is_valid() -> None:
 
 
 def test_bodies_are_verbatim_from_the_article() -> None:
-    article = (KNOWLEDGE.parent.parent / "shared" / "seeds" / "000_e5fba4b558f07484.txt")
+    article = KNOWLEDGE.parent.parent / "shared" / "seeds" / "000_e5fba4b558f07484.txt"
     if not article.exists():
         pytest.skip("seed article not beside the checkout")
     text = article.read_text(encoding="utf-8")

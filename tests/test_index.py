@@ -83,7 +83,8 @@ def test_killing_a_build_leaves_the_old_index_serving(built: Settings, fake: Has
     script.write_text(SLOW_BUILD, encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, str(script), str(built.knowledge_dir), str(built.index_dir)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "embedding"
     os.kill(proc.pid, signal.SIGKILL)

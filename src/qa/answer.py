@@ -25,16 +25,25 @@ MAX_CHARS = 150
 SENTENCE_END = re.compile(r"(?<=[。！？!?])")
 CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?])|(?<=……)")
 # What kind of answer the question wants decides which spans may answer it at all.
-QUANTITY = re.compile(r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|rate")
+QUANTITY = re.compile(
+    r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|\brates?\b"
+)
 WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
 CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
 WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
-PERCENT = re.compile(r"百分|率|percent|rate")
-MONEY = re.compile(r"钱|花费|费用|成本|资金|投入|投资|经费|money|cost")
+PERCENT = re.compile(r"百分|率|percent|\brates?\b")
+MONEY = re.compile(r"钱|花了|花费|费用|成本|资金|投入|投资|经费|money|cost|invest")
+SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
+# "Which unit nominated it?" is answered from the case metadata's unit, not from the text.
+UNIT = re.compile(
+    r"报送|推荐|申报|选送|(?:哪个|哪家|什么)单位的(?:范例|案例|实践)|(?:范例|案例|实践)是(?:哪个|哪家|什么)单位"
+    r"|which (?:unit|department|agency) (?:nominated|submitted)"
+)
+ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
 # A measure word in the question and the ones that answer it (多少人 → 1678名).
 MEASURE_ANSWERS = {"人": "人|名|位", "元": "元"}
-FIGURE_IN = re.compile(r"\d[\d.]*[余多]?[万亿]?[余多]?(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)|所有|全部")
+FIGURE_IN = re.compile(r"\d[\d.]*[余多]?[万亿]?[余多]?(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)")
 DATE_IN = re.compile(r"\d+\s*(?:年|月|日)")
 HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
 # A catalogue question asks for the members of the collection itself: "有哪些？", "哪些是县一级的？".
@@ -95,6 +104,7 @@ class Question:
     text: str
     query: str
     named: list[str]
+    terms: tuple[str, ...] = ()  # corpus words translating an English question's words
 
 
 class Answerer:
@@ -119,6 +129,8 @@ class Answerer:
         if self.is_catalogue(q):
             return self.catalogue(q)
         practices = [cid for cid in q.named if self.cases[cid].rank is not None]
+        if practices and UNIT.search(q.query.lower()):
+            return self.units(q, practices)
         if len(practices) >= 2:
             return self.compare(q, practices)
         return self.fact(q)
@@ -129,12 +141,13 @@ class Answerer:
         """Normalise, repair typos, and carry the previous case into an elliptical follow-up."""
         text = self.retriever.prepare(question)
         named = self.retriever.names.find(text)
+        terms = tuple(self.retriever.translate(text))
         if named or not history or not self._is_follow_up(text):
-            return Question(text, text, named)
+            return Question(text, text, named, terms)
         previous = self._case_from_history(text, history)
         if previous is None:
-            return Question(text, text, named)
-        return Question(text, self._rewrite(text, previous), [previous])
+            return Question(text, text, named, terms)
+        return Question(text, self._rewrite(text, previous), [previous], terms)
 
     def _is_follow_up(self, text: str) -> bool:
         return bool(ANAPHORA.search(text)) or len(content_words(text)) <= 2 or bool(ORDINAL.search(text))
@@ -196,11 +209,32 @@ class Answerer:
         chunks = self.chunks_by_case.get(case.id, [])
         return next((c for c in chunks if case.title in c.text), chunks[0])
 
+    def units(self, q: Question, case_ids: list[str]) -> Reply:
+        """ "哪个单位报送的？": the nominating unit, quoted from a passage that names it."""
+        draft = Draft()
+        parts = []
+        for case_id in case_ids:
+            case = self.cases[case_id]
+            chunk = self._unit_chunk(case)
+            span = _unit_span(chunk.text, case.unit) if chunk else None
+            own = draft.cite(self._title_chunk(case), case.title, 1.0)
+            if chunk is None or span is None:
+                parts.append(f"{case.short_name}：{case.unit}{own}")
+            else:  # the list item names the unit; the case's own heading says which case it is
+                parts.append(f"{case.short_name}：{span}{draft.cite(chunk, span, 1.0)}{own}")
+        return Reply("；".join(parts) + "。", draft.citations, True, q.query)
+
+    def _unit_chunk(self, case: CaseInfo) -> Chunk | None:
+        """Prefer a list item "title(unit)" over a bare heading that happens to contain the unit."""
+        chunks = [c for c in self.retriever.data.chunks if case.unit in c.text]
+        listed = [c for c in chunks if f"({case.unit})" in c.text or f"（{case.unit}）" in c.text]
+        return next(iter(listed or chunks), None)
+
     # ---- comparisons ---------------------------------------------------------
 
     def compare(self, q: Question, case_ids: list[str]) -> Reply:
         # Case names stay in: "石柱的贵和工作室数量" names the metric with the case's own word.
-        metric = content_words(q.query)
+        metric = content_words(q.query) + list(q.terms)
         draft = Draft()
         found: list[tuple[CaseInfo, Figure]] = []
         for case_id in case_ids:
@@ -235,25 +269,33 @@ class Answerer:
     # ---- single facts --------------------------------------------------------
 
     def fact(self, q: Question) -> Reply:
-        hits = self.retriever.search(q.query, k=8, case_ids=q.named or None)
+        hits = self.retriever.search(q.query, k=8, case_ids=q.named or None, expand=q.terms)
         if not hits or (not q.named and not self.on_topic(q, hits[0].chunk.case_id)):
             return self.refuse(q, self._missing_message(q, None))
         case_id = q.named[0] if q.named else hits[0].chunk.case_id
         draft = Draft()
-        part = self._fact_part(q, case_id, draft, hits)
+        part = self._fact_part(q, case_id, draft)
         if part is None:
             return self.refuse(q, self._missing_message(q, case_id), case_id)
         return Reply(part, draft.citations, True, q.query)
 
-    def _fact_part(self, q: Question, case_id: str, draft: Draft, hits: list[Hit] | None = None) -> str | None:
+    def _fact_part(self, q: Question, case_id: str, draft: Draft) -> str | None:
         """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
-        hits = [h for h in (hits or []) if h.chunk.case_id == case_id]
-        hits = hits or self.retriever.search(q.query, k=4, case_ids=[case_id])
-        focus = self._focus(q.query, [case_id])
+        hits = self.retriever.search(q.query, k=4, case_ids=[case_id], expand=q.terms)
+        focus = self._focus(q, [case_id])
         if self._asks_unknown_detail(q.query, focus, case_id):
             return None
-        candidates = [(h, rank, span) for rank, h in enumerate(hits[:4]) for span in _spans(h.chunk.text)]
-        candidates = [c for c in candidates if _fits_type(q.query, c[2], focus)]
+        # A figure is one clause; "how", "what", "when" read better as a whole sentence.
+        sentences = not _wants_figure(q.query)
+        title = _plain(self.cases[case_id].title)
+        candidates = [
+            (h, rank, span)
+            for rank, h in enumerate(hits[:4])
+            for span in _spans(h.chunk.text, sentences)
+            if not sentences or _plain(span) != title  # as a description, the heading only repeats the name
+        ]
+        topic = content_words(q.query) + list(q.terms)  # names included: "多少个复议窗口" counts 复议
+        candidates = [c for c in candidates if _fits_type(q.query, c[2], topic)]
         if not candidates:
             return None
         scores = self._score_spans(q.query, focus, candidates)
@@ -287,10 +329,10 @@ class Answerer:
             return True
         return bool(WHO.search(query.lower())) and not mentioned
 
-    def _focus(self, query: str, case_ids: list[str]) -> list[str]:
+    def _focus(self, q: Question, case_ids: list[str]) -> list[str]:
         """Topic words of the question that are not just the name of a case it is about."""
         names = {n for n, cid in self.retriever.names.by_name.items() if cid in case_ids}
-        return [w for w in content_words(query) if not any(w in n for n in names)]
+        return [w for w in content_words(q.query) + list(q.terms) if not any(w in n for n in names)]
 
     def on_topic(self, q: Question, top_case: str) -> bool:
         """Is a question that names no case about the knowledge base at all?
@@ -306,9 +348,9 @@ class Answerer:
         dense = self.retriever.dense_scores(q.query)
         background = self.retriever.data.background
         baseline = float((background @ self.retriever.query_vector(q.query)).max()) if len(background) else 0.8
-        focus = [w for w in content_words(q.query) if CJK.search(w)]
+        focus = [w for w in content_words(q.query) + list(q.terms) if CJK.search(w)]
         coverage = self._coverage(focus, top_case) if focus else 0.0
-        lexical = min(float(self.retriever.lexical_scores(q.query).max()), TOPIC_LEXICAL_CAP)
+        lexical = min(float(self.retriever.lexical_scores(q.query, q.terms).max()), TOPIC_LEXICAL_CAP)
         score = float(dense.max()) - baseline + TOPIC_COVERAGE_WEIGHT * coverage + TOPIC_LEXICAL_WEIGHT * lexical
         return score > 0
 
@@ -356,16 +398,43 @@ class Answerer:
 # ---- small pure helpers ---------------------------------------------------------
 
 
-def _spans(text: str) -> list[str]:
-    """Candidate answers in a passage: clauses, adjacent pairs, and short whole sentences."""
+def _wants_figure(query: str) -> bool:
+    lowered = query.lower()
+    return not WHEN.search(lowered) and bool(QUANTITY.search(lowered) or MONEY.search(lowered))
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[\s“”\"'‘’]", "", text)
+
+
+def _spans(text: str, sentences: bool = False) -> list[str]:
+    """Candidate answers in a passage: clauses and adjacent pairs, or whole sentences.
+
+    A sentence too long to quote whole is offered as runs of clauses that fit.
+    """
     spans: list[str] = []
     for sentence in (x for x in SENTENCE_END.split(text) if x.strip()):
         parts = [p for p in CLAUSE_END.split(sentence) if p.strip()]
-        spans += [p.strip() for p in parts]
-        spans += ["".join(parts[i : i + 2]).strip() for i in range(len(parts) - 1)]
-        if len(parts) > 2 and len(sentence) <= MAX_CHARS:
-            spans.append(sentence.strip())
+        if sentences:
+            spans += [sentence.strip()] if len(sentence) <= MAX_CHARS else _runs(parts)
+        else:
+            spans += [p.strip() for p in parts]
+            spans += ["".join(parts[i : i + 2]).strip() for i in range(len(parts) - 1)]
     return [s for s in dict.fromkeys(spans) if s and not HEADING.match(s)]
+
+
+def _runs(parts: list[str]) -> list[str]:
+    """Every maximal run of consecutive clauses that fits in an answer."""
+    runs = []
+    for start in range(len(parts)):
+        run = ""
+        for part in parts[start:]:
+            if len(run) + len(part) > MAX_CHARS - 20:
+                break
+            run += part
+        if run:
+            runs.append(run.strip())
+    return runs
 
 
 def _fits_type(query: str, span: str, focus: list[str]) -> bool:
@@ -376,7 +445,7 @@ def _fits_type(query: str, span: str, focus: list[str]) -> bool:
     money = bool(MONEY.search(lowered))
     if not (QUANTITY.search(lowered) or money):
         return True
-    if money and "元" not in span:
+    if money and not ("元" in span and SPENDING.search(span)):  # 涉案标的14.3亿元 is not what anything cost
         return False
     if PERCENT.search(lowered) and "%" not in span:
         return False
@@ -385,13 +454,27 @@ def _fits_type(query: str, span: str, focus: list[str]) -> bool:
         unit = MEASURE_ANSWERS.get(measure.group(1), measure.group(1))
         if not re.search(rf"\d[\d.]*[余多]?[万亿]?[余多]?(?:{unit})", span):
             return False
-    cjk_focus = [w for w in focus if CJK.search(w) and not MONEY.search(w)]
-    return bool(FIGURE_IN.search(span)) and (money or not cjk_focus or _overlap(cjk_focus, span) > 0)
+    cjk_focus = [w for w in focus if CJK.search(w) and len(w) >= 2 and not MONEY.search(w)]
+    counted = bool(FIGURE_IN.search(span)) or _all_of(span, query)
+    return counted and (money or not cjk_focus or _overlap(cjk_focus, span) > 0)
+
+
+def _all_of(span: str, query: str) -> bool:
+    """ "所有区县" answers "多少区县": an "all of X" counts when X is what the question counts."""
+    return any(m.group(1) in query for m in ALL_OF.finditer(span))
 
 
 def _span_score(span: str, focus: list[str], query: str) -> float:
     score = _overlap(focus, span) * 2.0 + _bigram_share(query, span) * 0.5
     return score - 0.004 * len(span)  # of two equally good spans, the shorter reads better
+
+
+def _unit_span(text: str, unit: str) -> str | None:
+    """The list item that names ``unit``: "“警快办”——不见面就能办(市公安局)"."""
+    for item in re.split(r"[;；。]", text):
+        if unit in item:
+            return item.strip().split(":")[-1].strip()
+    return None
 
 
 def _trim(span: str) -> str:

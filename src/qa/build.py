@@ -9,6 +9,7 @@ can fail but can never be served.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
@@ -30,8 +31,10 @@ from .corpus import load_cases
 from .embedding import Embedder, background_passages, fingerprint
 from .errors import IndexCheckFailed, QAError
 from .figures import figures_for
+from .glossary import build_glossary
 from .models import Case, Chunk
 from .retrieval import Retriever
+from .text import normalise
 
 BATCH = 64
 TITLE_SAMPLE = 100
@@ -131,20 +134,21 @@ def _assemble(
 ) -> store.IndexData:
     chunks = chunk_cases(cases, settings.chunk_size, settings.chunk_overlap)
     vectors, report.embedded = _vectors(chunks, previous, embedder, progress)
-    manifest = {
+    version = _version_id()
+    manifest: dict[str, Any] = {
         "format_version": store.FORMAT_VERSION,
-        "version": _version_id(),
+        "version": version,
         "built_at": store.now_iso(),
         "qa_version": _package_version(),
         "model": {"name": embedder.name, "dim": embedder.dim, "fingerprint": fingerprint(embedder)},
         "chunker": chunker_settings(settings),
         "cases": {c.id: c.content_hash for c in cases},
         "counts": {"cases": len(cases), "chunks": len(chunks)},
+        "background": _digest(background_passages()),
     }
-    data = store.IndexData(
-        manifest, vectors, chunks, [c.meta() for c in cases], figures_for(chunks), manifest["version"]
-    )
-    data.background = embedder.embed_passages(background_passages())
+    data = store.IndexData(manifest, vectors, chunks, [c.meta() for c in cases], figures_for(chunks), version)
+    data.background = _background(previous, manifest["background"], embedder)
+    data.glossary = build_glossary(normalise(c.text) for c in chunks)
     return data
 
 
@@ -169,6 +173,17 @@ def _vectors(
     for row, i in enumerate(todo):
         vectors[i] = fresh[row]
     return vectors, len(todo)
+
+
+def _background(previous: store.IndexData | None, digest: str, embedder: Embedder) -> np.ndarray:
+    """The off-topic baseline vectors, reused while the background text is unchanged."""
+    if previous is not None and previous.manifest.get("background") == digest and len(previous.background):
+        return previous.background
+    return embedder.embed_passages(background_passages())
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
 def _embed(texts: Sequence[str], embedder: Embedder, progress: bool) -> np.ndarray:

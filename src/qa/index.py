@@ -59,6 +59,8 @@ class IndexData:
     faiss_index: Any = field(default=None, repr=False)
     # Vectors of everyday off-topic passages: the per-query baseline for "is this about us at all?"
     background: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32), repr=False)
+    # English lemma → corpus words (CC-CEDICT), for picking clauses for English questions.
+    glossary: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.faiss_index is None:
@@ -106,7 +108,7 @@ def _write_files(folder: Path, data: IndexData) -> None:
     faiss.write_index(data.faiss_index, str(folder / VECTORS))
     lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in data.chunks)
     _write_text(folder / CHUNKS, lines)
-    cases = {"cases": data.cases, "figures": [f.to_dict() for f in data.figures]}
+    cases = {"cases": data.cases, "figures": [f.to_dict() for f in data.figures], "glossary": data.glossary}
     _write_text(folder / CASES, json.dumps(cases, ensure_ascii=False, indent=1))
     np.save(folder / BACKGROUND, np.asarray(data.background, dtype=np.float32))
     # The manifest goes last: a folder with a manifest is a complete folder.
@@ -234,7 +236,9 @@ def load_dir(folder: Path) -> IndexData:
         raise IndexCorrupt(f"cannot read index in {folder}: {exc}") from exc
     if index.ntotal != len(chunks) or index.d != int(manifest["model"]["dim"]):
         raise IndexCorrupt(f"{folder}: {index.ntotal} vectors for {len(chunks)} chunks")
-    return IndexData(manifest, vectors, chunks, meta["cases"], figures, folder.name, index, background)
+    data = IndexData(manifest, vectors, chunks, meta["cases"], figures, folder.name, index, background)
+    data.glossary = meta.get("glossary", {})
+    return data
 
 
 def load_current(root: Path) -> IndexData:

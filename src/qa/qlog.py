@@ -76,9 +76,16 @@ def _now() -> str:
 class QuestionLog:
     """Asynchronous, failure-tolerant writer (and synchronous reader) of the question log."""
 
-    def __init__(self, db_path: Path | str, log_ip: bool = False, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        db_path: Path | str,
+        log_ip: bool = False,
+        max_pending: int = MAX_PENDING,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
         self.db_path = Path(db_path)
         self.log_ip = log_ip
+        self.busy_timeout = busy_timeout
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
         self._conn: sqlite3.Connection | None = None
         self._failing = False  # True from the first failed write until one succeeds again
@@ -196,7 +203,7 @@ class QuestionLog:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT)
+            conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout)
             try:
                 conn.executescript(SCHEMA)
                 # WAL lets `qa report` read while the server writes; not fatal where unsupported.

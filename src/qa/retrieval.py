@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ import bm25s
 import numpy as np
 
 from .embedding import Embedder
+from .glossary import translate
 from .index import IndexData
 from .models import Chunk, Hit
 from .text import CJK, add_words, fix_typos, normalise, pinyin_key, tokens
@@ -154,14 +155,23 @@ class Retriever:
             return np.zeros(0, dtype=np.float32)
         return np.asarray(self.data.vectors @ self.query_vector(query), dtype=np.float32)
 
-    def lexical_scores(self, query: str) -> np.ndarray:
+    def lexical_scores(self, query: str, expand: Sequence[str] = ()) -> np.ndarray:
         if not self.data.chunks:
             return np.zeros(0, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(list(tokens(query))), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(list(tokens(query)) + list(expand)), dtype=np.float32)
 
-    def search(self, query: str, k: int = 8, case_ids: Iterable[str] | None = None) -> list[Hit]:
-        """Top ``k`` chunks by reciprocal rank fusion, optionally within some cases."""
-        dense, lexical = self.dense_scores(query), self.lexical_scores(query)
+    def translate(self, query: str) -> list[str]:
+        """Corpus words for the English words of ``query`` (empty for Chinese)."""
+        return translate(query, self.data.glossary)
+
+    def search(
+        self, query: str, k: int = 8, case_ids: Iterable[str] | None = None, expand: Sequence[str] = ()
+    ) -> list[Hit]:
+        """Top ``k`` chunks by reciprocal rank fusion, optionally within some cases.
+
+        ``expand`` adds words to the lexical side only (translations of an English question).
+        """
+        dense, lexical = self.dense_scores(query), self.lexical_scores(query, expand)
         fused = _rrf(dense) + _rrf(lexical)
         allowed = set(case_ids or ())
         order = np.argsort(-fused, kind="stable")

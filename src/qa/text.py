@@ -29,7 +29,7 @@ FUNCTION_WORDS = frozenset(
     这个 那个 哪个 哪些 哪里 哪儿 什么 怎么 怎样 怎么样 如何 为何 为什么 多少 几 几个 多 多大 多久 多长 是否 能否 可以
     能 会 要 想 请 请问 问 一下 介绍 说说 讲讲 告诉 我 我们 你 你们 您 谁 吗 么 呢 个 些 一 之前 刚才 上面 上述 其中
     第 哪一个 具体 情况 内容 方面 相关 关于 有关 主要 一共 总共 分别 各 各自 都是 还是 以及 等 等等 啥 咋 怎 该
-    目前 现在 如今 到底 究竟 大概 大约 有没有 是不是 能不能 可不可以 会不会 有无 具体""".split()
+    目前 现在 如今 到底 究竟 大概 大约 有没有 是不是 能不能 可不可以 会不会 有无 具体 到 第几 一般 大概 左右""".split()
 )
 ENGLISH_STOP = frozenset(
     """a an the of in on at to for by with and or is are was were be been what which who whom how many much

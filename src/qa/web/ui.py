@@ -26,7 +26,7 @@ EXAMPLES = [
     "5G车载便民法庭能把哪些服务送到群众家门口？",
     "石柱和巴南谁的调解成功率更高？",
 ]
-PLACEHOLDER = "请输入问题，例如：警快办有多少人注册？"
+PLACEHOLDER = "请输入问题，按回车发送"
 CONCURRENCY = 4  # answers at once; each takes milliseconds to a few hundred ms on CPU
 MAX_QUEUE = 256
 LIKE, DISLIKE = "Like", "Dislike"  # the exact strings Gradio draws as thumbs
@@ -48,7 +48,7 @@ details.qa-sources summary { cursor: pointer; font-weight: 600; }
 .qa-source { margin: 0.5rem 0; }
 .qa-title { font-weight: 600; }
 .qa-unit { color: var(--body-text-color-subdued); font-size: 0.9em; }
-#qa-chat .qa-source blockquote { margin: 0.25rem 0 0; padding: 0.25rem 0.5rem; border-left: 3px solid var(--border-color-accent);
+#qa-chat .qa-source blockquote { margin: 0.25rem 0 0 !important; padding: 0.25rem 0.5rem; border-left: 3px solid var(--border-color-accent);
   overflow-wrap: anywhere; }
 #qa-chat .qa-source-head, #qa-chat .qa-source blockquote { line-height: 1.6; }
 .qa-source mark { background: #fde68a; color: inherit; padding: 0 1px; }

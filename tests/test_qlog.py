@@ -1,0 +1,263 @@
+"""The question log: rows, feedback, the editors' report, and failures that must not touch answering."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from tests.webapp import build_web_index
+
+from qa.assistant import Assistant
+from qa.cli import main
+from qa.config import Settings
+from qa.embedding import HashingEmbedder
+from qa.qlog import QuestionLog
+from qa.web.service import ChatService
+
+QUESTION = "警快办有多少人注册？"
+
+
+def entry(question: str = QUESTION, grounded: bool = True, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "question": question,
+        "query": question,
+        "answer": "答案[1]",
+        "case_ids": ["jingkuaiban", "jingkuaiban"],
+        "grounded": grounded,
+        "latency_ms": 12.345,
+    }
+    data.update(extra)
+    return data
+
+
+@pytest.fixture
+def qlog(tmp_path: Path) -> Iterator[QuestionLog]:
+    log = QuestionLog(tmp_path / "data" / "q.sqlite3")
+    yield log
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    settings = build_web_index(tmp_path_factory.mktemp("qlog"), with_xss_case=False)
+    return Assistant.load(settings=settings, embedder=HashingEmbedder())
+
+
+def service_with(assistant: Assistant, qlog: QuestionLog) -> ChatService:
+    return ChatService(assistant, qlog, Settings(db_path=qlog.db_path))
+
+
+def warnings_from_log(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "qa.qlog" and r.levelno >= logging.WARNING]
+
+
+# ---- rows and feedback ------------------------------------------------------------------------
+
+
+def test_log_writes_a_row_in_the_background(qlog: QuestionLog) -> None:
+    row_id = qlog.log(**entry(session_id="abc", ip="10.0.0.1"))
+    assert len(row_id) == 32
+    assert qlog.flush()
+    [row] = qlog.rows()
+    assert row["id"] == row_id and row["question"] == QUESTION and row["session_id"] == "abc"
+    assert row["case_ids"] == '["jingkuaiban"]'  # de-duplicated, order kept
+    assert row["grounded"] == 1 and row["latency_ms"] == 12.35 and row["asked_at"].startswith(str(date.today())[:4])
+    assert row["ip"] is None  # not stored unless QA_LOG_IP is on
+
+
+def test_ip_is_stored_only_when_enabled(tmp_path: Path) -> None:
+    qlog = QuestionLog(tmp_path / "q.sqlite3", log_ip=True)
+    qlog.log(**entry(ip="10.0.0.1"))
+    assert qlog.flush()
+    assert qlog.rows()[0]["ip"] == "10.0.0.1"
+    qlog.close()
+
+
+def test_feedback_updates_the_row(qlog: QuestionLog) -> None:
+    row_id = qlog.log(**entry())
+    other = qlog.log(**entry("另一个问题"))
+    for liked, stored in ((True, 1), (False, -1), (None, None)):
+        qlog.feedback(row_id, liked)
+        assert qlog.flush()
+        rows = {r["id"]: r for r in qlog.rows()}
+        assert rows[row_id]["feedback"] == stored
+        assert rows[other]["feedback"] is None
+    assert rows[row_id]["feedback_at"]
+
+
+# ---- the report -------------------------------------------------------------------------------
+
+
+def test_report_lists_unanswered_disliked_and_daily_counts(qlog: QuestionLog) -> None:
+    for _ in range(3):
+        qlog.log(**entry("今天天气怎么样？", grounded=False))
+    qlog.log(**entry("火星上有法院吗？", grounded=False))
+    disliked = qlog.log(**entry("荣昌调解室有多少间？"))
+    qlog.feedback(disliked, False)
+    qlog.feedback(qlog.log(**entry()), True)
+    assert qlog.flush()
+    report = qlog.report(limit=10)
+    unanswered, disliked_part, daily = report.split("\n\n")
+    assert "未答出" in unanswered
+    assert unanswered.index("3 次  今天天气怎么样？") < unanswered.index("1 次  火星上有法院吗？")
+    assert "荣昌调解室有多少间？" in disliked_part and QUESTION not in disliked_part
+    assert "提问     6" in daily and "未答出    4" in daily and "赞    1" in daily and "踩    1" in daily
+
+
+def test_report_limit_and_empty_sections(qlog: QuestionLog) -> None:
+    for n in range(5):
+        qlog.log(**entry(f"没有答案的问题{n}", grounded=False))
+    assert qlog.flush()
+    report = qlog.report(limit=2)
+    assert report.count("没有答案的问题") == 2
+    assert "（无）" in report  # nothing disliked yet
+
+
+def test_report_before_anyone_asked(tmp_path: Path) -> None:
+    assert "还不存在" in QuestionLog(tmp_path / "none.sqlite3").report()
+    assert not (tmp_path / "none.sqlite3").exists()  # reading never creates the database
+
+
+def test_qa_report_command(qlog: QuestionLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    qlog.log(**entry("今天天气怎么样？", grounded=False))
+    assert qlog.flush()
+    monkeypatch.setenv("QA_DB", str(qlog.db_path))
+    result = CliRunner().invoke(main, ["report", "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    assert "今天天气怎么样？" in result.output and "每日提问量" in result.output
+
+
+# ---- failures: answering goes on, the failure is logged once -----------------------------------
+
+
+def ask_many(service: ChatService, n: int = 5) -> float:
+    """Seconds to answer n questions; every one must be answered."""
+    started = time.perf_counter()
+    for i in range(n):
+        answered = service.ask(f"{QUESTION}{'？' * i}")
+        assert answered.reply.grounded and answered.log_id
+    return time.perf_counter() - started
+
+
+def test_a_locked_database_neither_slows_nor_breaks_answering(
+    assistant: Assistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    qlog = QuestionLog(tmp_path / "q.sqlite3", busy_timeout=0.5)
+    service = service_with(assistant, qlog)
+    service.ask(QUESTION)
+    assert qlog.flush()
+    locker = sqlite3.connect(qlog.db_path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        assert ask_many(service) < 0.5  # each write would wait 0.5 s; answering must not
+        assert qlog.flush(timeout=10)
+        assert len(warnings_from_log(caplog)) == 1
+        assert service.health()["question_log"] == "degraded"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    service.ask("荣昌调解中心有多少间调解室？")  # the lock is gone: logging resumes by itself
+    assert qlog.flush()
+    assert len(qlog.rows()) == 2  # the first row and the one after the lock; the five in between were dropped
+    assert service.health()["question_log"] == "ok"
+    assert len(warnings_from_log(caplog)) == 1
+    qlog.close()
+
+
+def test_an_unwritable_location_neither_slows_nor_breaks_answering(
+    assistant: Assistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the log's folder should be")  # fails even for root, unlike chmod
+    qlog = QuestionLog(blocker / "q.sqlite3")
+    service = service_with(assistant, qlog)
+    assert ask_many(service) < 1.0
+    assert qlog.flush()
+    assert len(warnings_from_log(caplog)) == 1
+    qlog.close()
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` read-only for this process; root ignores modes, so root gets the immutable flag."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("running as root on a file system without the immutable flag: cannot make a read-only folder")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_read_only_directory_neither_slows_nor_breaks_answering(
+    assistant: Assistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with read_only(folder):
+        assert not os.access(folder, os.W_OK) or os.geteuid() == 0
+        qlog = QuestionLog(folder / "q.sqlite3")
+        service = service_with(assistant, qlog)
+        assert ask_many(service) < 1.0
+        assert qlog.flush()
+        assert len(warnings_from_log(caplog)) == 1
+        assert not (folder / "q.sqlite3").exists()
+        qlog.close()
+
+
+class TinyDisk(QuestionLog):
+    """A log whose database cannot grow: SQLite's own "database or disk is full" error."""
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+
+def test_a_full_disk_neither_slows_nor_breaks_answering(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    qlog = TinyDisk(tmp_path / "q.sqlite3")
+    for _ in range(20):
+        qlog.log(**entry(answer="很长的答案" * 2000))
+    assert qlog.flush()
+    failures = warnings_from_log(caplog)
+    assert len(failures) == 1 and "full" in failures[0].getMessage()
+    qlog.close()
+
+
+def test_a_stuck_writer_drops_records_instead_of_blocking(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    qlog = QuestionLog(tmp_path / "q.sqlite3", busy_timeout=0.2, max_pending=3)
+    qlog.log(**entry())
+    assert qlog.flush()
+    locker = sqlite3.connect(qlog.db_path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.perf_counter()
+        for _ in range(50):
+            qlog.log(**entry())
+        assert time.perf_counter() - started < 0.2
+        time.sleep(0.5)  # let the writer time out on the lock at least once
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert qlog.flush(timeout=10)
+    messages = [r.getMessage() for r in warnings_from_log(caplog)]
+    assert len(messages) == 2 and any("dropping" in m for m in messages)  # one for the lock, one for the overflow
+    qlog.close()
