@@ -31,6 +31,8 @@ QUANTITY = re.compile(
 WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
 CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
 WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
+DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")
+TIME_SPAN = re.compile(r"\d+\s*(?:分钟|小时|天|周|个月|年|日)")
 PERCENT = re.compile(r"百分|率|percent|\brates?\b")
 MONEY = re.compile(r"钱|花了|花费|费用|成本|资金|投入|投资|经费|money|cost|invest")
 SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
@@ -448,6 +450,8 @@ def _fits_type(query: str, span: str, focus: list[str]) -> bool:
     if money and not ("元" in span and SPENDING.search(span)):  # 涉案标的14.3亿元 is not what anything cost
         return False
     if PERCENT.search(lowered) and "%" not in span:
+        return False
+    if DURATION.search(lowered) and not TIME_SPAN.search(span):
         return False
     measure = MEASURE.search(query)
     if measure:

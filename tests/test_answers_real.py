@@ -1,0 +1,114 @@
+"""Behaviour with the real model, one test per question category. Wording is fresh (not in the dev set)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import load_embedder
+from tests.conftest import KNOWLEDGE
+
+pytestmark = pytest.mark.slow
+MARKER = re.compile(r"\[\d+\]")
+
+
+@pytest.fixture(scope="module")
+def real_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    settings = Settings.from_env(knowledge_dir=KNOWLEDGE, index_dir=tmp_path_factory.mktemp("real") / "index")
+    embedder = load_embedder(settings)
+    build_index(settings, embedder, progress=False)  # also runs knowledge/checks.jsonl against the real model
+    yield Assistant.load(settings=settings, embedder=embedder)
+
+
+def ask(bot: Assistant, question: str, history: list[dict[str, str]] | None = None) -> tuple[str, list[str], bool]:
+    reply = bot.ask(question, history or [])
+    for citation in reply.citations:
+        assert citation.quote in citation.text  # every quote is an exact span of its passage
+    return reply.answer, [c.case_id for c in reply.citations], reply.grounded
+
+
+def assert_concise(answer: str) -> None:
+    assert len(MARKER.sub("", answer)) <= 150, answer
+
+
+@pytest.mark.parametrize(
+    ("question", "case", "expected"),
+    [
+        ("警快办的用户注册量达到了多少？", "jingkuaiban", "1714万"),
+        ("巴南一书一令的履行率是多少", "banan-yishuyiling", "100%"),
+        ("大渡口的莎姐有多少名检察官？", "shajie-minors", "416名"),
+        ("垫小二覆盖了垫江多少个窗口科室", "dianjiang-dianxiaoer", "115个"),
+        ("潮汐车道让早高峰拥堵时间少了多少", "nanan-tidal-lane", "66.7%"),
+        ("这次评选总共征集了几个范例", "overview", "89个"),
+    ],
+)
+def test_facts_are_exact_cited_and_concise(real_bot: Assistant, question: str, case: str, expected: str) -> None:
+    answer, cited, grounded = ask(real_bot, question)
+    assert grounded and expected in answer and cited[0] == case
+    assert_concise(answer)
+
+
+def test_paraphrased_need_finds_the_practice(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "被家里人打了，想申请人身安全保护令要多长时间？")
+    assert grounded and cited[0] == "banan-yishuyiling" and "20分钟" in answer
+
+
+def test_traditional_typo_and_english(real_bot: Assistant) -> None:
+    assert "1714万" in ask(real_bot, "警快辦註冊用戶有多少？")[0]
+    assert "66.7%" in ask(real_bot, "潮夕车道早高峰拥堵减少了多少？")[0]
+    answer, cited, _ = ask(real_bot, "How many volunteers work with Sha Jie?")
+    assert "1678名" in answer and cited[0] == "shajie-minors"
+
+
+def test_follow_up_keeps_the_case_and_switches_when_named(real_bot: Assistant) -> None:
+    first = real_bot.ask("警快办是干什么的？")
+    history = [{"role": "user", "content": "警快办是干什么的？"}, {"role": "assistant", "content": first.answer}]
+    follow = real_bot.ask("它累计办了多少件事？", history)
+    assert "警快办" in follow.query and "8567万余件" in follow.answer
+    switched = real_bot.ask("那莎姐有多少志愿者？", history)
+    assert switched.citations[0].case_id == "shajie-minors" and "1678名" in switched.answer
+
+
+def test_lists_come_from_case_metadata(real_bot: Assistant) -> None:
+    answer, cited, _ = ask(real_bot, "县里报送的实践有哪些？")
+    assert "贵和工作法" in answer and "垫小二" in answer and "警快办" not in answer
+    answer, _, _ = ask(real_bot, "十大实践都有哪些")
+    assert answer.count("\n") == 10
+
+
+def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "巴南和石柱的调解成功率哪个高？")
+    assert grounded and "98.8%" in answer and "99.42%" in answer and answer.endswith("更高。")
+    assert {"banan-yishuyiling", "shizhu-guihe"} <= set(cited)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["周末去哪里吃火锅比较好？", "帮我写一段 JavaScript 代码", "What's the capital of France?", "杭州的政务服务做得怎么样？"],
+)
+def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> None:
+    answer, cited, grounded = ask(real_bot, question)
+    assert not grounded and "知识库" in answer and not cited
+
+
+@pytest.mark.parametrize(
+    ("question", "case"),
+    [
+        ("警快办的客服电话是多少？", "jingkuaiban"),
+        ("莎姐品牌是哪一年创立的？", "shajie-minors"),
+        ("5G车载便民法庭一共有多少辆车？", "5g-mobile-court"),
+    ],
+)
+def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, question: str, case: str) -> None:
+    answer, cited, grounded = ask(real_bot, question)
+    assert not grounded and "没有提到" in answer and cited == [case]
+
+
+def test_index_dir_argument(real_bot: Assistant, tmp_path: Path) -> None:
+    assert real_bot.health()["cases"] == 11 and real_bot.health()["model"] == "multilingual-e5-small"
