@@ -36,7 +36,10 @@ def run_scenario(knowledge: Path, index: Path, full: bool) -> dict[str, float]:
     report = build_index(settings, embedder, full=full, progress=False)
     seconds = time.perf_counter() - started
     return {
-        "cases": report.cases, "chunks": report.chunks_after, "embedded": report.embedded, "seconds": seconds,
+        "cases": report.cases,
+        "chunks": report.chunks_after,
+        "embedded": report.embedded,
+        "seconds": seconds,
         "chunks_per_s": report.embedded / seconds if seconds else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -49,8 +52,10 @@ def child(knowledge: Path, index: Path, full: bool) -> dict[str, float]:
 
 
 def row(name: str, r: dict[str, float]) -> str:
-    return (f"{name:<28}{int(r['cases']):>6}{int(r['chunks']):>8}{int(r['embedded']):>9}"
-            f"{r['seconds']:>9.2f}{r['chunks_per_s']:>10.1f}{r['peak_rss_mb']:>10.0f}")
+    return (
+        f"{name:<28}{int(r['cases']):>6}{int(r['chunks']):>8}{int(r['embedded']):>9}"
+        f"{r['seconds']:>9.2f}{r['chunks_per_s']:>10.1f}{r['peak_rss_mb']:>10.0f}"
+    )
 
 
 def main() -> None:

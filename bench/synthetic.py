@@ -22,9 +22,18 @@ def case_text(rng: random.Random, rank: int) -> tuple[str, str]:
     title = f"{place}{theme}创新实践第{rank}号"
     a, b, c = rng.sample(WORDS, 3)
     values = {
-        "place": place, "theme": theme, "a": a, "b": b, "c": c, "start": 2017, "end": 2022,
-        "n1": rng.randint(1000, 90000), "n2": rng.randint(500, 50000), "m": round(rng.uniform(1, 30), 1),
-        "n3": rng.randint(10, 400), "p": round(rng.uniform(90, 99.9), 2),
+        "place": place,
+        "theme": theme,
+        "a": a,
+        "b": b,
+        "c": c,
+        "start": 2017,
+        "end": 2022,
+        "n1": rng.randint(1000, 90000),
+        "n2": rng.randint(500, 50000),
+        "m": round(rng.uniform(1, 30), 1),
+        "n3": rng.randint(10, 400),
+        "p": round(rng.uniform(90, 99.9), 2),
     }
     paragraphs = [f"{rank}.重庆市{place}区", title] + [t.format(**values) for t in TEMPLATES]
     return title, "\n\n".join(paragraphs)

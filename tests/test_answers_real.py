@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import KNOWLEDGE
 
 from qa.assistant import Assistant
 from qa.build import build_index
 from qa.config import Settings
 from qa.embedding import load_embedder
-from tests.conftest import KNOWLEDGE
 
 pytestmark = pytest.mark.slow
 MARKER = re.compile(r"\[\d+\]")
@@ -90,7 +90,12 @@ def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> N
 
 @pytest.mark.parametrize(
     "question",
-    ["周末去哪里吃火锅比较好？", "帮我写一段 JavaScript 代码", "What's the capital of France?", "杭州的政务服务做得怎么样？"],
+    [
+        "周末去哪里吃火锅比较好？",
+        "帮我写一段 JavaScript 代码",
+        "What's the capital of France?",
+        "杭州的政务服务做得怎么样？",
+    ],
 )
 def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> None:
     answer, cited, grounded = ask(real_bot, question)

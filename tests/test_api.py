@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.webapp import build_web_index
+from tests.webapp import build_web_index, live_server
 
 from qa.assistant import Assistant
 from qa.config import Settings
@@ -256,3 +256,39 @@ def test_feedback_updates_the_row(api: Api) -> None:
 )
 def test_bad_feedback_gets_a_chinese_400(api: Api, body: dict[str, Any]) -> None:
     assert_chinese_error(api.client.post("/api/feedback", json=body), 400)
+
+
+# ---- the Gradio endpoint, as documented in docs/api.md ------------------------------------------
+
+
+def test_gradio_client_can_ask(web_settings: Settings, tmp_path: Path) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with live_server(replace(web_settings, db_path=tmp_path / "q.sqlite3")) as live:
+        client = Client(live.url, verbose=False)
+        try:
+            reply = client.predict(question=QUESTION, history=[], api_name="/ask")
+            assert "1714万" in reply["answer"] and reply["citations"][0]["case_id"] == "jingkuaiban"
+            history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": reply["answer"]}]
+            follow_up = client.predict(question="它累计访问量是多少？", history=history, api_name="/ask")
+            assert "警快办" in follow_up["query"]
+            with pytest.raises(AppError, match="问题不能为空"):
+                client.predict(question="  ", history=[], api_name="/ask")
+        finally:
+            client.close()
+        assert live.qlog.flush()
+        assert [r["id"] for r in live.qlog.rows()] == [reply["id"], follow_up["id"]]
+
+
+def test_chat_page_errors_are_chinese_and_hide_details(caplog: pytest.LogCaptureFixture) -> None:
+    from qa.errors import InvalidQuestion
+    from qa.web.ui import user_message
+
+    assert user_message(InvalidQuestion("empty", "问题不能为空。")) == "问题不能为空。"
+    try:
+        raise RuntimeError("secret internal detail")
+    except RuntimeError as exc:
+        message = user_message(exc)
+    assert CJK.search(message) and "secret" not in message
+    assert "secret internal detail" in caplog.text  # the operator still gets the trace

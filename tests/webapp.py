@@ -74,7 +74,7 @@ def live_server(settings: Settings) -> Iterator[Live]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
         )
     )
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)

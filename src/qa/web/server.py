@@ -32,8 +32,6 @@ from ..qlog import QuestionLog
 from . import api, ui
 from .service import ChatService
 
-log = logging.getLogger(__name__)
-
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
     b"referrer-policy": b"same-origin",
@@ -92,7 +90,7 @@ def create_app(assistant: Assistant, settings: Settings, qlog: QuestionLog | Non
         pwa=False,
         mcp_server=False,
         enable_monitoring=False,
-        show_error=True,
+        show_error=False,  # a bug's message stays in the server log; gr.Error (Chinese) is still shown
         server_name=settings.host,
         server_port=settings.port,
     )

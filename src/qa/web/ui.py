@@ -9,6 +9,7 @@ No ``from __future__ import annotations`` here: ``gr.api`` reads the ``/ask``
 signature at run time to describe it to clients.
 """
 
+import logging
 from typing import Any
 
 import gradio as gr
@@ -17,6 +18,8 @@ from gradio.components.chatbot import Message, MessageDict
 from ..errors import QAError
 from .render import answer_html, question_html
 from .service import ChatService
+
+log = logging.getLogger(__name__)
 
 TITLE = "重庆政法改革最佳实践问答"
 DESCRIPTION = "根据重庆市政法领域十大改革最佳实践的案例材料回答问题，每个回答都标注出处，点开“来源”可核对原文。"
@@ -104,8 +107,8 @@ def _wire(
     def respond(message: str, past: Turns, request: gr.Request) -> tuple[str, gr.Chatbot, Turns]:
         try:
             answered = service.ask(message, history_of(past), session_id=request.session_hash, ip=_ip(request))
-        except QAError as exc:
-            gr.Warning(exc.user_message, title="提示")
+        except Exception as exc:  # the edge: whatever went wrong, the user reads Chinese, never a trace
+            gr.Warning(user_message(exc), title="提示")
             return message, chat_view(past), past  # keep the text so the user can fix it
         turn = {"question": message, "answer": answered.reply.answer, "log_id": answered.log_id, "feedback": None}
         turn["html"] = answer_html(answered.reply)
@@ -120,7 +123,7 @@ def _wire(
         turn_no = int(index) // 2  # messages alternate: question 2k, answer 2k + 1
         if 0 <= turn_no < len(past):
             liked = event.liked if isinstance(event.liked, bool) else None  # "" means the vote was withdrawn
-            past[turn_no]["feedback"] = {True: LIKE, False: DISLIKE}.get(liked) if liked is not None else None
+            past[turn_no]["feedback"] = None if liked is None else (LIKE if liked else DISLIKE)
             service.feedback(past[turn_no]["log_id"], liked)
         return past
 
@@ -145,11 +148,19 @@ def _api(service: ChatService) -> None:
         session = request.session_hash if request is not None else None
         try:
             answered = service.ask(question, history or [], session_id=session, ip=_ip(request))
-        except QAError as exc:
-            raise gr.Error(exc.user_message) from exc
+        except Exception as exc:
+            raise gr.Error(user_message(exc), print_exception=False) from exc
         return {**answered.reply.to_dict(), "id": answered.log_id}
 
     gr.api(ask, api_name="ask")
+
+
+def user_message(exc: Exception) -> str:
+    """The Chinese message to show for ``exc``; unexpected errors are logged with their trace, not shown."""
+    if isinstance(exc, QAError):
+        return exc.user_message
+    log.exception("chat: unexpected error")
+    return QAError.user_message
 
 
 def history_of(past: Turns) -> list[dict[str, str]]:
