@@ -78,6 +78,7 @@ def test_follow_up_keeps_the_case_and_switches_when_named(real_bot: Assistant) -
 def test_lists_come_from_case_metadata(real_bot: Assistant) -> None:
     answer, cited, _ = ask(real_bot, "县里报送的实践有哪些？")
     assert "贵和工作法" in answer and "垫小二" in answer and "警快办" not in answer
+    assert set(cited) == {"shizhu-guihe", "dianjiang-dianxiaoer"}
     answer, _, _ = ask(real_bot, "十大实践都有哪些")
     assert answer.count("\n") == 10
 
