@@ -14,15 +14,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import jieba
 import jieba.posseg as pseg
 import numpy as np
 
 from .models import Chunk, Citation, Figure, Hit, Reply
 from .retrieval import CaseInfo, Retriever
-from .text import CJK, content_words, normalise
+from .text import CJK, FUNCTION_WORDS, content_words, normalise
 
 MAX_CHARS = 150
-SENTENCE_END = re.compile(r"(?<=[。！？!?])")
+SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’」』])|(?<=[。！？!?][”’」』])")
 CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?])|(?<=……)")
 # What kind of answer the question wants decides which spans may answer it at all.
 QUANTITY = re.compile(
@@ -36,6 +37,7 @@ TIME_SPAN = re.compile(r"\d+\s*(?:分钟|小时|天|周|个月|年|日)")
 PERCENT = re.compile(r"百分|率|percent|\brates?\b")
 MONEY = re.compile(r"钱|花了|花费|费用|成本|资金|投入|投资|经费|money|cost|invest")
 SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
+SPENDING_Q = re.compile(r"花|投资|投入|费用|成本|经费|造价|cost|invest|spend")
 # "Which unit nominated it?" is answered from the case metadata's unit, not from the text.
 UNIT = re.compile(
     r"报送|推荐|申报|选送|(?:哪个|哪家|什么)单位的(?:范例|案例|实践)|(?:范例|案例|实践)是(?:哪个|哪家|什么)单位"
@@ -54,7 +56,7 @@ LISTING = re.compile(
     r"|\blist\b|\bwhich\b|what are"
 )
 COLLECTION = re.compile(
-    r"实践|案例|范例|单位|部门|做法|项目|区县|县级|县一级|区级|区一级|市级|practices?\b|cases?\b|examples?\b"
+    r"实践|案例|范例|单位|部门|做法|项目|名单|入选|区县|县级|县一级|县里|区级|区一级|区里|市级|practices?\b|cases?\b|examples?\b"
 )
 HIGHER = re.compile(r"更高|更多|更大|谁.*高|谁.*多|哪个.*多|哪个.*高|higher|more")
 LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
@@ -67,6 +69,7 @@ CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 
 TOPIC_COVERAGE_WEIGHT = 0.06
 TOPIC_LEXICAL_WEIGHT = 0.004
 TOPIC_LEXICAL_CAP = 15.0
+GENERIC_IDF = math.log(2)  # a word in more than about half of the cases is not a topic
 
 
 @dataclass
@@ -107,6 +110,7 @@ class Question:
     query: str
     named: list[str]
     terms: tuple[str, ...] = ()  # corpus words translating an English question's words
+    carried: bool = False  # the previous question re-asked about a newly named case ("那石柱呢？")
 
 
 class Answerer:
@@ -144,12 +148,37 @@ class Answerer:
         text = self.retriever.prepare(question)
         named = self.retriever.names.find(text)
         terms = tuple(self.retriever.translate(text))
+        if named and history and self._only_names(text, named):
+            carried = self._carry_over(text, named[0], history)
+            if carried:
+                return Question(text, carried, named, terms, carried=True)
         if named or not history or not self._is_follow_up(text):
             return Question(text, text, named, terms)
         previous = self._case_from_history(text, history)
         if previous is None:
             return Question(text, text, named, terms)
         return Question(text, self._rewrite(text, previous), [previous], terms)
+
+    def _only_names(self, text: str, named: list[str]) -> bool:
+        """ "那石柱呢？": the question is nothing but a case name."""
+        names = {n for n, cid in self.retriever.names.by_name.items() if cid in named}
+        return not [w for w in content_words(text) if not any(w in n for n in names)]
+
+    def _carry_over(self, text: str, case_id: str, history: Sequence[dict[str, str]]) -> str | None:
+        """The previous question (as it was resolved), asked again about the newly named case."""
+        users = [i for i, m in enumerate(history) if m.get("role") == "user"]
+        if not users:
+            return None
+        last = users[-1]
+        previous = self.resolve(history[last]["content"], history[:last]).query
+        old = self.retriever.names.find(previous)
+        if not old or old[0] == case_id:
+            return None
+        surface = [n for n, cid in self.retriever.names.by_name.items() if cid == old[0] and n in previous]
+        new_name = self.cases[case_id].short_name
+        for name in sorted(surface, key=len, reverse=True):
+            previous = previous.replace(name, new_name)
+        return previous
 
     def _is_follow_up(self, text: str) -> bool:
         return bool(ANAPHORA.search(text)) or len(content_words(text)) <= 2 or bool(ORDINAL.search(text))
@@ -219,11 +248,11 @@ class Answerer:
             case = self.cases[case_id]
             chunk = self._unit_chunk(case)
             span = _unit_span(chunk.text, case.unit) if chunk else None
-            own = draft.cite(self._title_chunk(case), case.title, 1.0)
             if chunk is None or span is None:
-                parts.append(f"{case.short_name}：{case.unit}{own}")
+                parts.append(f"{case.short_name}：{case.unit}{draft.cite(self._title_chunk(case), case.title, 1.0)}")
             else:  # the list item names the unit; the case's own heading says which case it is
-                parts.append(f"{case.short_name}：{span}{draft.cite(chunk, span, 1.0)}{own}")
+                item = draft.cite(chunk, span, 1.0)
+                parts.append(f"{case.short_name}：{span}{item}{draft.cite(self._title_chunk(case), case.title, 1.0)}")
         return Reply("；".join(parts) + "。", draft.citations, True, q.query)
 
     def _unit_chunk(self, case: CaseInfo) -> Chunk | None:
@@ -255,11 +284,15 @@ class Answerer:
         return Reply(answer.strip(), draft.citations, True, q.query)
 
     def _best_figure(self, case_id: str, metric: list[str], query: str) -> Figure | None:
+        """The figure whose own words best match the metric asked about; names weigh less than metric words."""
         figures = self.figures_by_case.get(case_id, [])
         measure = MEASURE.search(query)
+        names = set(self.retriever.names.by_name)
+        plain = [w for w in metric if not any(w in n for n in names)]
+        named = [w for w in metric if w not in plain]
         scored = []
         for figure in figures:
-            score = _overlap(metric, figure.metric)
+            score = _overlap(plain, figure.metric) + 0.3 * _overlap(named, figure.metric)
             if measure and measure.group(1) in figure.unit:
                 score += 0.5
             if "率" in query and figure.unit == "%":
@@ -283,20 +316,21 @@ class Answerer:
 
     def _fact_part(self, q: Question, case_id: str, draft: Draft) -> str | None:
         """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
-        hits = self.retriever.search(q.query, k=4, case_ids=[case_id], expand=q.terms)
+        hits = self.retriever.search(q.query, k=6, case_ids=[case_id], expand=q.terms)
         focus = self._focus(q, [case_id])
-        if self._asks_unknown_detail(q.query, focus, case_id):
+        if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried):
             return None
         # A figure is one clause; "how", "what", "when" read better as a whole sentence.
         sentences = not _wants_figure(q.query)
         title = _plain(self.cases[case_id].title)
         candidates = [
             (h, rank, span)
-            for rank, h in enumerate(hits[:4])
+            for rank, h in enumerate(hits)
             for span in _spans(h.chunk.text, sentences)
             if not sentences or _plain(span) != title  # as a description, the heading only repeats the name
         ]
-        topic = content_words(q.query) + list(q.terms)  # names included: "多少个复议窗口" counts 复议
+        # Names included ("多少个复议窗口" counts 复议); words most cases share (重庆) say nothing.
+        topic = [w for w in content_words(q.query) + list(q.terms) if self._idf(w) > GENERIC_IDF]
         candidates = [c for c in candidates if _fits_type(q.query, c[2], topic)]
         if not candidates:
             return None
@@ -316,8 +350,8 @@ class Answerer:
         vectors = self.retriever.embedder.embed_passages([span for _, _, span in candidates])
         return lexical + 4.0 * (vectors @ self.retriever.query_vector(query))
 
-    def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str) -> bool:
-        """A contact detail (电话, 地址…), or a "who" whose topic the case never mentions, cannot be answered.
+    def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str, strict: bool = False) -> bool:
+        """A contact detail (电话, 地址…), or a "who" (or carried-over) topic the case never mentions, cannot be answered.
 
         Other questions are not refused for unfamiliar words: a paraphrase
         ("打官司有没有更方便的办法") shares no words with its answer by design.
@@ -326,10 +360,11 @@ class Answerer:
         if not cjk_focus:
             return False
         text = self.case_text.get(case_id, "")
-        mentioned = [w for w in cjk_focus if w in text or (len(w) >= 3 and _bigram_share(w, text) >= 0.5)]
+        mentioned = [w for w in cjk_focus if _mentioned(w, text)]
         if CONTACT.search(query.lower()) and not any(CONTACT.search(w) for w in mentioned):
             return True
-        return bool(WHO.search(query.lower())) and not mentioned
+        # A question carried over from another case names its topic exactly ("功能区"): absent means absent.
+        return (strict or bool(WHO.search(query.lower()))) and not mentioned
 
     def _focus(self, q: Question, case_ids: list[str]) -> list[str]:
         """Topic words of the question that are not just the name of a case it is about."""
@@ -400,6 +435,14 @@ class Answerer:
 # ---- small pure helpers ---------------------------------------------------------
 
 
+def _mentioned(word: str, text: str) -> bool:
+    """The word, or a two-character-plus part of it (主办单位 → 主办), occurs in the text."""
+    if word in text:
+        return True
+    parts = [p for p in jieba.lcut_for_search(word) if len(p) >= 2 and p != word and p not in FUNCTION_WORDS]
+    return any(p in text for p in parts)
+
+
 def _wants_figure(query: str) -> bool:
     lowered = query.lower()
     return not WHEN.search(lowered) and bool(QUANTITY.search(lowered) or MONEY.search(lowered))
@@ -422,7 +465,8 @@ def _spans(text: str, sentences: bool = False) -> list[str]:
         else:
             spans += [p.strip() for p in parts]
             spans += ["".join(parts[i : i + 2]).strip() for i in range(len(parts) - 1)]
-    return [s for s in dict.fromkeys(spans) if s and not HEADING.match(s)]
+    spans = [s.lstrip("”’」』") for s in spans]
+    return [s for s in dict.fromkeys(spans) if len(s) >= 4 and not HEADING.match(s)]
 
 
 def _runs(parts: list[str]) -> list[str]:
@@ -447,7 +491,10 @@ def _fits_type(query: str, span: str, focus: list[str]) -> bool:
     money = bool(MONEY.search(lowered))
     if not (QUANTITY.search(lowered) or money):
         return True
-    if money and not ("元" in span and SPENDING.search(span)):  # 涉案标的14.3亿元 is not what anything cost
+    if money and "元" not in span:
+        return False
+    spending = bool(SPENDING_Q.search(lowered))
+    if spending and not SPENDING.search(span):  # 涉案标的14.3亿元 is not what anything cost
         return False
     if PERCENT.search(lowered) and "%" not in span:
         return False
@@ -460,7 +507,7 @@ def _fits_type(query: str, span: str, focus: list[str]) -> bool:
             return False
     cjk_focus = [w for w in focus if CJK.search(w) and len(w) >= 2 and not MONEY.search(w)]
     counted = bool(FIGURE_IN.search(span)) or _all_of(span, query)
-    return counted and (money or not cjk_focus or _overlap(cjk_focus, span) > 0)
+    return counted and (spending or not cjk_focus or _overlap(cjk_focus, span) > 0)
 
 
 def _all_of(span: str, query: str) -> bool:
@@ -470,7 +517,7 @@ def _all_of(span: str, query: str) -> bool:
 
 def _span_score(span: str, focus: list[str], query: str) -> float:
     score = _overlap(focus, span) * 2.0 + _bigram_share(query, span) * 0.5
-    return score - 0.004 * len(span)  # of two equally good spans, the shorter reads better
+    return score - 0.002 * len(span)  # of two equally good spans, the shorter reads better
 
 
 def _unit_span(text: str, unit: str) -> str | None:
@@ -499,8 +546,16 @@ def _overlap(words: list[str], text: str) -> float:
     if not words:
         return 0.0
     total = sum(len(w) for w in words)
-    found = sum(len(w) * (1.0 if w in text else _bigram_share(w, text) * 0.8) for w in words)
+    found = sum(len(w) * (1.0 if w in text else _part_share(w, text) * 0.8) for w in words)
     return found / total
+
+
+def _part_share(word: str, text: str) -> float:
+    """Share of a word's meaningful parts (主办单位 → 主办, 单位) found in the text; bigrams for the rest."""
+    parts = [p for p in jieba.lcut_for_search(word) if len(p) >= 2 and p != word]
+    if not parts:
+        return _bigram_share(word, text)
+    return sum(p in text for p in parts) / len(parts)
 
 
 def _bigram_share(word: str, text: str) -> float:
@@ -514,7 +569,7 @@ def _levels(query: str) -> set[str]:
     levels: set[str] = set()
     if re.search(r"市级|市一级|市直|市属|市级部门|city", query.lower()):
         levels.add("市级")
-    if "区县" in query or re.search(r"区级|区一级|各区|哪些区|区委|district", query.lower()):
+    if "区县" in query or re.search(r"区级|区一级|区里|各区|哪些区|区委|district", query.lower()):
         levels.add("区")
     if "区县" in query or re.search(r"县级|县一级|哪些县|县委|县里|county", query.lower()):
         levels.add("县")
@@ -533,7 +588,7 @@ def _ordinal(raw: str) -> int:
 
 def _verdict(query: str, found: list[tuple[CaseInfo, Figure]]) -> str:
     """ "X更高" only when two figures share a unit: never compare 件 with %."""
-    if len(found) < 2 or len({f.unit for _, f in found}) != 1:
+    if len(found) < 2 or len({f.unit.lstrip("万亿") for _, f in found}) != 1:  # values are already scaled
         return ""
     if HIGHER.search(query.lower()):
         case, _ = max(found, key=lambda cf: cf[1].value)
