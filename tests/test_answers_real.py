@@ -118,3 +118,12 @@ def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, q
 
 def test_index_dir_argument(real_bot: Assistant, tmp_path: Path) -> None:
     assert real_bot.health()["cases"] == 11 and real_bot.health()["model"] == "multilingual-e5-small"
+
+
+def test_bare_case_name_re_asks_the_previous_question(real_bot: Assistant) -> None:
+    first = real_bot.ask("石柱化解了多少矛盾纠纷？")
+    history = [{"role": "user", "content": "石柱化解了多少矛盾纠纷？"}, {"role": "assistant", "content": first.answer}]
+    reply = real_bot.ask("那荣昌呢？", history)
+    assert "纠纷" in reply.query and "16206件" in reply.answer and reply.citations[0].case_id == "rongchang-mediation"
+    missing = real_bot.ask("那警快办呢？", history)
+    assert not missing.grounded
