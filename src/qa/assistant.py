@@ -22,7 +22,7 @@ from . import index as store
 from .answer import Answerer
 from .config import Settings
 from .embedding import Embedder, fingerprint, load_embedder
-from .errors import IndexMismatch, InvalidQuestion, QAError
+from .errors import IndexCorrupt, IndexMismatch, InvalidQuestion, QAError, ReloadFailed
 from .models import Reply
 from .retrieval import Retriever
 
@@ -45,6 +45,15 @@ class State:
         return self.data.version
 
 
+@dataclass(frozen=True)
+class ReloadFailure:
+    """The published version that could not be loaded (kept as text, not as the exception and its frames)."""
+
+    version: str
+    message: str
+    at: str
+
+
 class Assistant:
     """Grounded question answering over the knowledge base."""
 
@@ -54,6 +63,10 @@ class Assistant:
         self._state = state
         self._cache: OrderedDict[tuple[str, str, str], Reply] = OrderedDict()
         self._lock = threading.Lock()
+        # Serialises reloads: the watcher and the admin route may ask at once, and
+        # loading one version twice would only cost time and memory.
+        self._reload_lock = threading.Lock()
+        self.reload_failure: ReloadFailure | None = None
 
     @classmethod
     def load(
@@ -101,15 +114,27 @@ class Assistant:
         return self._state.version
 
     def reload(self) -> bool:
-        """Swap in the served index version if it changed; True when it did.
+        """Swap in the published index version if it changed; True when it did.
 
-        A broken new version raises and leaves the current one serving.
+        A version that cannot be loaded raises ReloadFailed and the current one
+        keeps serving. Requests already running keep the state they started with.
         """
-        version = store.current_version(self.settings.index_dir)
-        if version is None or version == self._state.version:
-            return False
-        state = load_state(self.settings.index_dir, self.embedder)
-        self._state = state  # one reference assignment: atomic for readers
+        with self._reload_lock:
+            version = store.current_version(self.settings.index_dir)
+            if version is None or version == self._state.version:
+                self.reload_failure = None  # e.g. a rollback back to the served version
+                return False
+            try:
+                state = load_state(self.settings.index_dir, self.embedder, version)
+            except Exception as exc:  # any broken version, even one that trips a bug, must not stop serving
+                cause = exc if isinstance(exc, QAError) else IndexCorrupt(f"{type(exc).__name__}: {exc}")
+                failed = ReloadFailed(version, self._state.version, cause)
+                self.reload_failure = ReloadFailure(version, failed.user_message, store.now_iso())
+                raise failed from exc
+            self._state = state  # one reference assignment: atomic for readers
+            self.reload_failure = None
+        with self._lock:
+            self._cache.clear()  # keys carry the version, so this only frees memory
         log.info("index reloaded: version %s", state.version)
         return True
 
@@ -129,9 +154,9 @@ class Assistant:
         return list(self._state.data.cases)
 
 
-def load_state(index_dir: Path, embedder: Embedder) -> State:
-    """Load and check the served index against the embedder in use."""
-    data = store.load_current(index_dir)
+def load_state(index_dir: Path, embedder: Embedder, version: str | None = None) -> State:
+    """Load and check the served index (or one given version) against the embedder in use."""
+    data = store.load_current(index_dir) if version is None else store.load_dir(index_dir / "versions" / version)
     data.check_model(embedder.name, embedder.dim)
     built = data.manifest["model"].get("fingerprint")
     if built and built != fingerprint(embedder):
@@ -184,4 +209,13 @@ def timed_ask(assistant: Assistant, question: Any, history: Any = None) -> tuple
     return reply, (time.perf_counter() - started) * 1000
 
 
-__all__ = ["Assistant", "QAError", "State", "clean_history", "clean_question", "load_state", "timed_ask"]
+__all__ = [
+    "Assistant",
+    "QAError",
+    "ReloadFailure",
+    "State",
+    "clean_history",
+    "clean_question",
+    "load_state",
+    "timed_ask",
+]

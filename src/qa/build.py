@@ -14,7 +14,7 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -63,10 +63,20 @@ class BuildReport:
 
 
 def build_index(
-    settings: Settings, embedder: Embedder, full: bool = False, dry_run: bool = False, progress: bool = True
+    settings: Settings,
+    embedder: Embedder,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+    step: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Build (or preview) a new index version from ``settings.knowledge_dir``."""
+    """Build (or preview) a new index version from ``settings.knowledge_dir``.
+
+    ``step`` is told, in Chinese, which stage has started (the admin page shows it).
+    """
+    say = step or _quiet
     started = time.perf_counter()
+    say("读取并校验案例文件")
     cases = load_cases(settings.knowledge_dir)
     if dry_run:
         report = _plan(cases, _reusable(settings, embedder, full), settings, full)
@@ -76,12 +86,24 @@ def build_index(
         store.remove_stale_temp(settings.index_dir)
         previous = _reusable(settings, embedder, full)
         report = _plan(cases, previous, settings, full)
+        if previous is not None and _up_to_date(previous, report):
+            report.version, report.seconds, report.embedded = previous.version, time.perf_counter() - started, 0
+            report.warnings.append("案例没有变化，索引已是最新，未发布新版本（需要时用 --full 强制重建）")
+            return report
+        say(f"生成向量（{len(report.added) + len(report.changed)} 个新增或修改的案例）")
         data = _assemble(cases, previous, report, settings, embedder, progress)
+        say("写入新索引版本")
         folder = store.write_version(settings.index_dir, data)
+        say("检查新索引（按标题检索每个案例，以及 checks.jsonl）")
         report.warnings += _verify(folder, embedder, settings.knowledge_dir, _titles_to_check(report))
+        say("发布新索引")
         store.publish(settings.index_dir, data.version)
     report.version, report.seconds = data.version, time.perf_counter() - started
     return report
+
+
+def _quiet(message: str) -> None:
+    """The default ``step``: the CLI shows its report at the end instead."""
 
 
 def chunker_settings(settings: Settings) -> dict[str, Any]:
@@ -120,8 +142,21 @@ def _plan(cases: list[Case], previous: store.IndexData | None, settings: Setting
     current = {c.id for c in cases}
     report.removed = sorted(set(old) - current)
     report.chunks_before = len(previous.chunks) if previous else 0
-    report.chunks_after = len(chunk_cases(cases, settings.chunk_size, settings.chunk_overlap))
+    chunks = chunk_cases(cases, settings.chunk_size, settings.chunk_overlap)
+    report.chunks_after = len(chunks)
+    seen = {embedding_text(c) for c in previous.chunks} if previous else set()
+    report.embedded = sum(embedding_text(c) not in seen for c in chunks)  # what a build would embed
     return report
+
+
+def _up_to_date(previous: store.IndexData | None, report: BuildReport) -> bool:
+    """Nothing to do: same cases, same code, same background. Publishing anyway would make every server reload."""
+    if previous is None or report.full or report.added or report.changed or report.removed:
+        return False
+    manifest = previous.manifest
+    return manifest.get("qa_version") == _package_version() and manifest.get("background") == _digest(
+        background_passages()
+    )
 
 
 def _assemble(
@@ -228,12 +263,14 @@ def _discard(folder: Path, failures: list[str]) -> NoReturn:
 
 def _check_titles(retriever: Retriever, only: set[str] | None) -> list[str]:
     failures = []
-    for case in retriever.cases.values():
-        if only is not None and case.id not in only:
-            continue
-        found = {h.chunk.case_id for h in retriever.search(case.title, k=3)}
-        if case.id not in found:
-            failures.append(f"案例 {case.id} 无法通过其标题“{case.title}”检索到")
+    cases = [c for c in retriever.cases.values() if only is None or c.id in only]
+    for start in range(0, len(cases), BATCH):
+        batch = cases[start : start + BATCH]
+        retriever.warm([c.title for c in batch])  # one model call per batch, not one per title
+        for case in batch:
+            found = {h.chunk.case_id for h in retriever.search(case.title, k=3)}
+            if case.id not in found:
+                failures.append(f"案例 {case.id} 无法通过其标题“{case.title}”检索到")
     return failures
 
 

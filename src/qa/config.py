@@ -27,6 +27,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -55,9 +63,14 @@ class Settings:
     log_ip: bool = False
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     admin_token: str = ""
+    # Questions per minute per client (REST API, widget, chat page, Gradio /ask); 0 turns limiting off.
     rate_limit_per_minute: int = 30
+    # Proxies (IPs or CIDR networks) whose X-Forwarded-For names the real client; none by default.
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     max_question_chars: int = 500
     threads: int = 2
+    # How often the server looks for a newly published index version; 0 turns the watcher off.
+    reload_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -76,8 +89,10 @@ class Settings:
             allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
             admin_token=_env("QA_ADMIN_TOKEN", ""),
             rate_limit_per_minute=_env_int("QA_RATE_LIMIT", 30),
+            trusted_proxies=_env_list("QA_TRUSTED_PROXIES"),
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 500),
             threads=_env_int("QA_THREADS", 2),
+            reload_seconds=_env_float("QA_RELOAD_SECONDS", 2.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings  # type: ignore[arg-type]

@@ -6,20 +6,25 @@ batch in one pass instead of one error per run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import CorpusError, FileProblem
+from .errors import CorpusError, FileProblem, InvalidUpload
 from .models import Case
 
 LEVELS = ("市级", "区", "县")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Files an editor keeps beside the cases that are not cases themselves.
 NOT_CASES = {"README.md", "checks.jsonl"}
+# An uploaded file's name: "NN-id.md" and nothing else, so it can never leave knowledge/.
+UPLOAD_NAME = re.compile(r"^(\d{2})-([a-z0-9][a-z0-9-]{0,63})\.md$")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.S)
 
 
@@ -64,6 +69,85 @@ def parse_case_text(text: str, name: str = "upload.md") -> Case:
     meta, body = split_front_matter(text.replace("\r\n", "\n"))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return _build_case(meta, body, name, digest)
+
+
+def check_upload(knowledge_dir: Path, name: str, text: str) -> Case:
+    """An uploaded case, checked as a build would and against the files already there.
+
+    Raises InvalidUpload listing every problem (in Chinese); nothing is written.
+    """
+    shown = name[:80]
+    problems = [FileProblem(shown, p) for p in _name_problems(name)]
+    try:
+        case = parse_case_text(text, name)
+    except _Invalid as exc:
+        raise InvalidUpload([*problems, FileProblem(shown, str(exc))]) from None
+    match = UPLOAD_NAME.match(name)
+    if match:
+        problems += [FileProblem(name, p) for p in _name_matches_case(match, case)]
+    problems += _id_taken(knowledge_dir, name, case.id)
+    if problems:
+        raise InvalidUpload(problems)
+    return case
+
+
+def save_upload(knowledge_dir: Path, name: str, text: str) -> Case:
+    """Check an uploaded case, then write it to ``knowledge_dir/name`` atomically.
+
+    The temporary file starts with "." so a build running meanwhile skips it, and
+    ``os.replace`` means a build sees the old file or the new one, never half of one.
+    """
+    case = check_upload(knowledge_dir, name, text)
+    target = knowledge_dir / name
+    if target.parent.resolve() != knowledge_dir.resolve():  # the name pattern already forbids this
+        raise InvalidUpload([FileProblem(name, "文件名不能包含目录")])
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=knowledge_dir)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other editors' accounts
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return case
+
+
+def _name_problems(name: str) -> list[str]:
+    if UPLOAD_NAME.match(name):
+        return []
+    if "/" in name or "\\" in name or ".." in name:
+        return ["文件名不能包含目录或“..”"]
+    return ["文件名应为“两位序号-案例id.md”，如 04-jingkuaiban.md（id 只用小写字母、数字和连字符）"]
+
+
+def _name_matches_case(match: re.Match[str], case: Case) -> list[str]:
+    """The file name repeats the case's id and rank, as knowledge/README.md asks."""
+    problems = []
+    if match.group(2) != case.id:
+        problems.append(f"文件名中的 id “{match.group(2)}”与头信息中的 id “{case.id}”不一致")
+    if int(match.group(1)) != (case.rank or 0):
+        problems.append(f"文件名序号 {match.group(1)} 与 rank（{case.rank or '空'}）不一致：总览用 00，其余用 rank")
+    return problems
+
+
+def _id_taken(knowledge_dir: Path, name: str, case_id: str) -> list[FileProblem]:
+    """Another file already uses this id (replacing the same file is an edit, not a clash)."""
+    if not knowledge_dir.is_dir():
+        return [FileProblem(str(knowledge_dir), "知识库目录不存在")]
+    for path in sorted(knowledge_dir.glob("*.md")):
+        if path.name == name or path.name in NOT_CASES:
+            continue
+        try:
+            other = parse_case_file(path).id
+        except _Invalid:
+            continue  # a broken neighbour is the build's to report, not this upload's
+        if other == case_id:
+            return [FileProblem(name, f"id “{case_id}”已被 {path.name} 使用")]
+    return []
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:

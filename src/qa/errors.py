@@ -29,6 +29,19 @@ class InvalidQuestion(QAError):
     http_status = 400
 
 
+class RateLimited(QAError):
+    """One client asked more questions than ``QA_RATE_LIMIT`` allows per minute."""
+
+    http_status = 429
+
+    def __init__(self, per_minute: int, retry_after: int) -> None:
+        super().__init__(
+            f"rate limit of {per_minute}/min exceeded; retry in {retry_after} s",
+            f"提问过于频繁：每分钟最多 {per_minute} 个问题，请 {retry_after} 秒后再试。",
+        )
+        self.retry_after = retry_after
+
+
 class ModelUnavailable(QAError):
     """No embedding model could be loaded; the message names the fix."""
 
@@ -70,6 +83,31 @@ class IndexCheckFailed(QAError):
     http_status = 500
 
 
+class ReloadFailed(QAError):
+    """A newly published index version could not be loaded; the old one keeps serving."""
+
+    http_status = 500
+
+    def __init__(self, version: str, serving: str, cause: QAError) -> None:
+        super().__init__(
+            f"index version {version} not loaded, still serving {serving}: {cause}",
+            f"新索引版本 {version} 无法加载，仍在使用版本 {serving}：{cause.user_message}",
+        )
+        self.version = version
+
+
+class AdminUnauthorized(QAError):
+    """A request to an admin route without the right ``QA_ADMIN_TOKEN``."""
+
+    user_message = "管理令牌无效：请在请求头中提供 Authorization: Bearer <QA_ADMIN_TOKEN>。"
+    http_status = 401
+
+
+class RebuildBusy(QAError):
+    user_message = "已有一个重建任务正在运行，请等它结束后再试。"
+    http_status = 409
+
+
 @dataclass(frozen=True)
 class FileProblem:
     """One bad case file and what is wrong with it, in Chinese."""
@@ -93,3 +131,12 @@ class CorpusError(QAError):
             f"{len(self.problems)} invalid case file(s)",
             f"知识库中有 {len(self.problems)} 个文件无效，索引未更新：\n{lines}",
         )
+
+
+class InvalidUpload(CorpusError):
+    """An uploaded case file (admin page) that may not be saved; nothing was written."""
+
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
+        super().__init__(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        self.user_message = f"文件未保存：\n{lines}"

@@ -149,6 +149,16 @@ class Retriever:
             self._query_vectors.popitem(last=False)
         return vector
 
+    def warm(self, queries: Sequence[str]) -> None:
+        """Encode many queries in one batch (index checks): one at a time costs a model call each."""
+        todo = list(dict.fromkeys(q for q in queries if q not in self._query_vectors))
+        if not todo:
+            return
+        for query, vector in zip(todo, self.embedder.embed_queries(todo), strict=True):
+            self._query_vectors[query] = vector
+        while len(self._query_vectors) > 2048:
+            self._query_vectors.popitem(last=False)
+
     def dense_scores(self, query: str) -> np.ndarray:
         """Cosine similarity of the query to every chunk (the corpus is small enough)."""
         if not self.data.chunks:

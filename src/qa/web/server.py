@@ -29,8 +29,9 @@ from ..assistant import Assistant
 from ..config import Settings
 from ..errors import QAError
 from ..qlog import QuestionLog
-from . import api, ui
+from . import admin, api, csp, ui, widget
 from .service import ChatService
+from .watcher import IndexWatcher
 
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
@@ -64,20 +65,23 @@ def create_app(assistant: Assistant, settings: Settings, qlog: QuestionLog | Non
     """The whole web app around one loaded assistant (tests pass their own)."""
     qlog = qlog or QuestionLog(settings.db_path, log_ip=settings.log_ip)
     service = ChatService(assistant, qlog, settings)
+    watcher = IndexWatcher(assistant, settings.reload_seconds)
     app = FastAPI(
         title="重庆政法改革最佳实践问答 API",
         version=_version(),
         description='基于知识库的中文问答接口。所有错误返回 `{"error": "中文说明"}`。另见 Gradio 端点 `/ask`（gradio_client）。',
         docs_url=None,  # served below from local files: FastAPI's default pulls Swagger UI from a CDN
         redoc_url=None,
-        lifespan=_lifespan(qlog),
+        lifespan=_lifespan(qlog, watcher),
     )
     app.state.service = service
+    app.state.watcher = watcher
     _add_middleware(app, settings)
     api.install_error_handlers(app)
+    app.state.rebuilder = admin.install(app, assistant, settings)  # before the /api catch-all in api's router
     app.include_router(api.build_router(service))
     _add_docs(app)
-    # (issue 5: the widget router goes here, before the mount)
+    app.include_router(widget.build_router(settings))  # /embed.js and /widget, before the mount at "/"
     gr.mount_gradio_app(
         app,
         ui.build_ui(service),
@@ -102,17 +106,19 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
     Gradio answers cross-origin requests itself unless the parent app has its own
     CORSMiddleware, and on a non-localhost host it reflects any Origin. Adding an
-    explicit (by default empty) allowlist switches that off.
+    explicit (by default empty) allowlist switches that off. Malformed allowlist entries
+    (such as "*") are dropped first. Pages without a CSP of their own get the default one.
     """
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=list(settings.allowed_origins),
+        allow_origins=list(csp.valid_origins(settings.allowed_origins)),
         allow_methods=["GET", "POST"],
         allow_headers=["content-type"],
         allow_credentials=False,
     )
     app.add_middleware(api.BodyLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(csp.DefaultPolicy)  # routes with their own policy (/widget, /admin) keep it
 
 
 def _add_docs(app: FastAPI) -> None:
@@ -130,10 +136,12 @@ def _add_docs(app: FastAPI) -> None:
         )
 
 
-def _lifespan(qlog: QuestionLog) -> Any:
+def _lifespan(qlog: QuestionLog, watcher: IndexWatcher) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher.start()  # hot reload: picks up what `qa index` publishes, without a restart
         yield
+        watcher.stop()
         qlog.close()  # write what is still queued before the process exits
 
     return lifespan
@@ -163,6 +171,8 @@ def serve(settings: Settings) -> None:
         raise SystemExit(1) from None
     app = create_app(assistant, settings)
     print(f"问答服务已启动：http://{settings.host}:{settings.port}  （接口文档：/docs）", flush=True)
+    if settings.admin_token:
+        print(f"知识库管理页面：http://{settings.host}:{settings.port}/admin", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
 
 

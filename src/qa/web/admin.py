@@ -1,0 +1,236 @@
+"""Admin routes for editors: reload, status, upload preview and save, background rebuild, and a page.
+
+Everything here exists only when ``QA_ADMIN_TOKEN`` is set: without it the
+routes are never registered, so ``/admin`` and ``/api/admin/*`` answer exactly
+like any unknown path (404), revealing nothing. With it, every API route needs
+``Authorization: Bearer <token>``; a missing or wrong token gets 401 and a
+Chinese message. The page itself holds no secret (the editor pastes the token
+into it), so it is served without one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from pydantic import BaseModel, Field, StrictBool, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import index as store
+from ..assistant import Assistant
+from ..build import build_index
+from ..chunking import chunk_case
+from ..config import Settings
+from ..corpus import UPLOAD_NAME, check_upload, save_upload
+from ..errors import AdminUnauthorized, CorpusError, QAError, RebuildBusy
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_CHARS = 20_000  # the largest case today is ~2,700 bytes; /api bodies stop at 64 KB anyway
+# The page's own policy: scripts and styles only from this server, no framing, no inline code.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+ASSETS = {"admin.js": "text/javascript; charset=utf-8", "admin.css": "text/css; charset=utf-8"}
+
+
+class CaseUpload(BaseModel):
+    name: StrictStr = Field(max_length=200, description="文件名，如 04-jingkuaiban.md")
+    text: StrictStr = Field(max_length=MAX_UPLOAD_CHARS, description="文件内容（UTF-8 文本）")
+
+
+class RebuildRequest(BaseModel):
+    full: StrictBool = False
+
+
+# ---- background rebuild --------------------------------------------------------------
+
+
+@dataclass
+class RebuildStatus:
+    state: str = "idle"  # idle | running | done | failed
+    step: str = ""
+    message: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    report: dict[str, Any] | None = field(default=None)
+
+
+class Rebuilder:
+    """Runs ``build_index`` in a thread with the server's embedder, one at a time.
+
+    A failed build never touches what is served: the build only publishes a
+    version that passed its checks, and a published version that will not load
+    leaves the assistant on the old one.
+    """
+
+    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._status = RebuildStatus()
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return asdict(self._status)
+
+    def start(self, full: bool = False) -> dict[str, Any]:
+        with self._lock:
+            if self._status.state == "running":
+                raise RebuildBusy()
+            self._status = RebuildStatus("running", "准备中", "", store.now_iso())
+        threading.Thread(target=self._run, args=(full,), name="qa-rebuild", daemon=True).start()
+        return self.status()
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            self._status = replace(self._status, **changes)
+
+    def _step(self, step: str) -> None:
+        self._update(step=step)
+
+    def _run(self, full: bool) -> None:
+        try:
+            report = build_index(self.settings, self.assistant.embedder, full=full, progress=False, step=self._step)
+            self._step("加载新索引")
+            self.assistant.reload()
+        except QAError as exc:
+            log.warning("rebuild failed: %s", exc)
+            self._finish("failed", f"重建失败，正在使用的索引未受影响。{exc.user_message}")
+            return
+        except Exception:  # a bug must end as a failed rebuild, not as a dead thread stuck at "running"
+            log.exception("rebuild failed unexpectedly")
+            self._finish("failed", "重建失败（服务器内部错误，详见服务器日志），正在使用的索引未受影响。")
+            return
+        summary = (
+            f"新索引版本 {report.version} 已生效：新增 {len(report.added)}，修改 {len(report.changed)}，"
+            f"删除 {len(report.removed)} 个案例，嵌入 {report.embedded} 个片段，用时 {report.seconds:.1f} 秒。"
+        )
+        self._finish("done", summary, report.to_dict())
+
+    def _finish(self, state: str, message: str, report: dict[str, Any] | None = None) -> None:
+        self._update(state=state, step="", message=message, finished_at=store.now_iso(), report=report)
+
+
+# ---- routes --------------------------------------------------------------------------
+
+
+def token_guard(settings: Settings) -> Callable[[Request], None]:
+    """A dependency that lets only ``Authorization: Bearer <QA_ADMIN_TOKEN>`` through."""
+    expected = settings.admin_token.encode("utf-8")
+
+    def require_admin(request: Request) -> None:
+        if not expected:  # never reached while routes are only registered with a token; kept as a second lock
+            raise StarletteHTTPException(404)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # compare_digest on bytes: constant time, and no TypeError for non-ASCII input
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), expected):
+            raise AdminUnauthorized()
+
+    return require_admin
+
+
+def install(app: FastAPI, assistant: Assistant, settings: Settings) -> Rebuilder | None:
+    """Add the admin routes to ``app`` if a token is configured; must run before the /api catch-all."""
+    if not settings.admin_token:
+        return None
+    rebuilder = Rebuilder(assistant, settings)
+    app.include_router(build_router(assistant, settings, rebuilder))
+    app.include_router(page_router())
+    return rebuilder
+
+
+def build_router(assistant: Assistant, settings: Settings, rebuilder: Rebuilder) -> APIRouter:
+    router = APIRouter(prefix="/api/admin", dependencies=[Depends(token_guard(settings))], include_in_schema=False)
+
+    @router.get("/status")
+    def status() -> dict[str, Any]:
+        return index_status(assistant) | {"rebuild": rebuilder.status()}
+
+    @router.post("/reload")
+    def reload() -> dict[str, Any]:
+        reloaded = assistant.reload()  # ReloadFailed → 500 with its Chinese message; the old index keeps serving
+        return {"reloaded": reloaded} | index_status(assistant)
+
+    @router.post("/preview")
+    def preview(body: CaseUpload) -> dict[str, Any]:
+        return preview_upload(settings, body.name, body.text)
+
+    @router.post("/cases")
+    def save(body: CaseUpload) -> dict[str, Any]:
+        # Only a valid name is looked up: the file system is never asked about "../anything".
+        replaced = UPLOAD_NAME.match(body.name) is not None and (settings.knowledge_dir / body.name).is_file()
+        case = save_upload(settings.knowledge_dir, body.name, body.text)  # InvalidUpload → 400
+        log.info("admin saved %s (case %s)", body.name, case.id)
+        return {"saved": body.name, "case_id": case.id, "replaced": replaced}
+
+    @router.post("/rebuild", status_code=202)
+    def rebuild(body: RebuildRequest | None = None) -> dict[str, Any]:
+        return rebuilder.start(full=bool(body and body.full))
+
+    @router.get("/rebuild/status")
+    def rebuild_status() -> dict[str, Any]:
+        return rebuilder.status()
+
+    return router
+
+
+def index_status(assistant: Assistant) -> dict[str, Any]:
+    """What is served, what is published, and why they differ if they do."""
+    health = assistant.health()
+    failure = assistant.reload_failure
+    return {
+        "index_version": health["index_version"],
+        "index_built_at": health["index_built_at"],
+        "cases": health["cases"],
+        "chunks": health["chunks"],
+        "published_version": store.current_version(assistant.settings.index_dir),
+        "reload_failure": asdict(failure) if failure else None,
+    }
+
+
+def preview_upload(settings: Settings, name: str, text: str) -> dict[str, Any]:
+    """How an uploaded file parses and chunks, or its problems; an invalid file is an answer, not an error."""
+    try:
+        case = check_upload(settings.knowledge_dir, name, text)
+    except CorpusError as exc:
+        return {"valid": False, "problems": [p.problem for p in exc.problems], "case": None, "chunks": []}
+    chunks = chunk_case(case, settings.chunk_size, settings.chunk_overlap)
+    meta = {k: v for k, v in case.meta().items() if k not in ("path", "content_hash")}
+    meta["paragraphs"] = len(case.paragraphs)
+    return {
+        "valid": True,
+        "problems": [],
+        "case": meta,
+        "replaces": (settings.knowledge_dir / name).is_file(),
+        "chunks": [{"paragraph": c.paragraph, "start": c.start, "end": c.end, "text": c.text} for c in chunks],
+    }
+
+
+def page_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/admin")
+    def page() -> Response:
+        return _asset("admin.html", "text/html; charset=utf-8")
+
+    @router.get("/admin/{name}")
+    def asset(name: str) -> Response:
+        if name not in ASSETS:
+            raise StarletteHTTPException(404)
+        return _asset(name, ASSETS[name])
+
+    return router
+
+
+def _asset(name: str, media_type: str) -> Response:
+    body = resources.files("qa.web").joinpath("admin_assets", name).read_bytes()
+    headers = {"content-security-policy": PAGE_CSP, "cache-control": "no-store", "x-frame-options": "DENY"}
+    return Response(body, media_type=media_type, headers=headers)
