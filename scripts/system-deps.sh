@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need from Debian, once. Safe to re-run.
+# Installs what the browser tests (Chromium, CJK fonts) and the deployment test (nginx) need
+# from Debian, once. Safe to re-run.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)  # tests/test_deploy.py
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "Browser tests need: ${need[*]} (apt-get install as root); they will be skipped." >&2
+  echo "Browser and deployment tests need: ${need[*]} (apt-get install as root); they will be skipped." >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -21,6 +21,9 @@ from qa.qlog import QuestionLog
 from qa.web.server import create_app
 
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
+# Every test talks from one loopback address, far faster than a person: the limiter runs but never bites.
+# (tests/test_ratelimit.py sets a real limit where it tests limiting.)
+GENEROUS_RATE_LIMIT = 100_000
 CASE_FILES = ("00-overview.md", "01-5g-mobile-court.md", "02-rongchang-mediation.md", "04-jingkuaiban.md")
 # A case whose every field carries markup: the page must show it as text and never run it.
 XSS_CASE = """---
@@ -46,7 +49,11 @@ def build_web_index(root: Path, with_xss_case: bool = True) -> Settings:
     if with_xss_case:
         (knowledge / "99-xss.md").write_text(XSS_CASE, encoding="utf-8")
     settings = Settings(
-        knowledge_dir=knowledge, index_dir=root / "index", cache_dir=root / "cache", db_path=root / "q.sqlite3"
+        knowledge_dir=knowledge,
+        index_dir=root / "index",
+        cache_dir=root / "cache",
+        db_path=root / "q.sqlite3",
+        rate_limit_per_minute=GENEROUS_RATE_LIMIT,
     )
     build_index(settings, HashingEmbedder(), progress=False)
     return settings
@@ -63,18 +70,32 @@ class Live:
     url: str
     settings: Settings
     qlog: QuestionLog
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """Stop this server before the context ends (a replica going down)."""
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(15)
 
 
 @contextmanager
 def live_server(settings: Settings) -> Iterator[Live]:
     """The real app under uvicorn in a thread on 127.0.0.1; stopped on exit."""
     assistant = Assistant.load(settings=settings, embedder=HashingEmbedder())
-    qlog = QuestionLog(settings.db_path)
+    qlog = QuestionLog(settings.db_path, log_ip=settings.log_ip)
     app = create_app(assistant, settings, qlog)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+            proxy_headers=False,  # as `qa serve`: X-Forwarded-For only from QA_TRUSTED_PROXIES
         )
     )
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
@@ -85,7 +106,7 @@ def live_server(settings: Settings) -> Iterator[Live]:
             raise RuntimeError("test server did not start")
         time.sleep(0.05)
     try:
-        yield Live(f"http://127.0.0.1:{port}/", settings, qlog)
+        yield Live(f"http://127.0.0.1:{port}/", settings, qlog, server, thread)
     finally:
         server.should_exit = True
         thread.join(15)

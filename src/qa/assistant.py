@@ -169,7 +169,7 @@ def clean_question(question: Any, max_chars: int) -> str:
     """The question as text, or InvalidQuestion with a Chinese reason."""
     if not isinstance(question, str):
         raise InvalidQuestion("question is not a string", "问题必须是文本。")
-    text = question.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot reach the index
+    text = _valid_text(question)
     text = "".join(" " if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\n\t" else c for c in text)
     text = " ".join(text.split())
     if not text:
@@ -194,8 +194,13 @@ def clean_history(history: Any) -> list[dict[str, str]]:
             and item.get("role") in ("user", "assistant")
             and isinstance(item.get("content"), str)
         ):
-            turns.append({"role": str(item["role"]), "content": item["content"][:2000]})
+            turns.append({"role": str(item["role"]), "content": _valid_text(item["content"][:2000])})
     return turns
+
+
+def _valid_text(text: str) -> str:
+    """Lone surrogates (legal in JSON, not in UTF-8) replaced: the tokenizers and the log need valid text."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _history_key(turns: list[dict[str, str]]) -> str:

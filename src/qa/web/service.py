@@ -14,6 +14,7 @@ from ..assistant import Assistant, timed_ask
 from ..config import Settings
 from ..models import Reply
 from ..qlog import QuestionLog
+from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,16 @@ class ChatService:
         self.assistant = assistant
         self.qlog = qlog
         self.settings = settings
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
 
     def ask(self, question: Any, history: Any = None, session_id: str | None = None, ip: str | None = None) -> Answered:
-        """Answer (raising InvalidQuestion for unusable input) and queue the log row."""
+        """Answer and queue the log row.
+
+        ``ip`` is the client's address: the rate limit's key (RateLimited when it asked
+        too often; checked first, so invalid questions count too), and logged only with
+        QA_LOG_IP. InvalidQuestion for unusable input.
+        """
+        self.limiter.check(ip)
         reply, latency_ms = timed_ask(self.assistant, question, history)
         log_id = self.qlog.log(
             question=str(question).strip(),

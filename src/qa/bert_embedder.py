@@ -1,0 +1,202 @@
+"""A lean loader for the default model: the same network and the same vectors as sentence-transformers, sooner.
+
+The rebuilt multilingual-e5-small folder is a plain BERT encoder followed by mean
+pooling and L2 normalisation. sentence-transformers computes exactly that, but
+importing it (with scikit-learn, SciPy and most of transformers) took ~5 s of a
+~10 s cold start, for nothing the server uses. This module runs the encoder
+itself: twelve identical layers of plain torch operations, the same operations
+in the same order as transformers' ``BertModel`` with its default "sdpa"
+attention, so the vectors are the same to the bit (``tests/test_faults.py``
+compares both on the knowledge base). Tokenizing uses the ``tokenizers``
+library, which is what transformers' fast tokenizer wraps.
+
+The weights are memory-mapped from ``model.safetensors`` rather than copied: the
+384 MB token-embedding table (250,000 rows, of which a question touches a few
+dozen) then costs RSS only for the rows in use, and replicas on one host share
+one copy in the page cache.
+
+:func:`load` accepts only a folder with exactly that layout and returns None for
+anything else, so other models keep going through sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .embedding import Prompts
+
+MAX_TOKENS = 512  # sentence-transformers' max_seq_length for this model; longer texts are truncated
+BATCH = 32
+MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"]
+MODULES += ["sentence_transformers.models.Normalize"]
+PROJECTIONS = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"]
+PROJECTIONS += ["attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    hidden: int
+    heads: int
+    layers: int
+    eps: float
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden // self.heads
+
+
+class BertEncoder:
+    """BERT's forward pass over the weights as named in the safetensors file (inference only)."""
+
+    def __init__(self, weights: dict[str, Any], geometry: Geometry) -> None:
+        self.w = weights
+        self.g = geometry
+
+    def __call__(self, ids: Any, mask: Any) -> Any:
+        import torch.nn.functional as F
+
+        batch, length = ids.shape
+        x = F.embedding(ids, self.w["embeddings.word_embeddings.weight"])
+        x = x + self.w["embeddings.token_type_embeddings.weight"][0]  # one segment: type 0 throughout
+        x = x + self.w["embeddings.position_embeddings.weight"][:length]
+        x = self._norm(x, "embeddings.LayerNorm")
+        # As transformers does: no mask at all when nothing is padding (attention then takes another kernel).
+        attend = None if bool(mask.all()) else mask.bool()[:, None, None, :].expand(batch, 1, length, length)
+        for layer in range(self.g.layers):
+            x = self._layer(x, attend, f"encoder.layer.{layer}.")
+        return x
+
+    def _layer(self, x: Any, attend: Any, prefix: str) -> Any:
+        import torch.nn.functional as F
+
+        batch, length, _ = x.shape
+        q, k, v = (
+            self._linear(x, f"{prefix}attention.self.{n}")
+            .view(batch, length, self.g.heads, self.g.head_size)
+            .transpose(1, 2)
+            for n in ("query", "key", "value")
+        )
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=0.0, scale=self.g.head_size**-0.5)
+        context = context.transpose(1, 2).contiguous().reshape(batch, length, self.g.hidden)
+        h = self._norm(
+            self._linear(context, prefix + "attention.output.dense") + x, prefix + "attention.output.LayerNorm"
+        )
+        inner = F.gelu(self._linear(h, prefix + "intermediate.dense"))
+        return self._norm(self._linear(inner, prefix + "output.dense") + h, prefix + "output.LayerNorm")
+
+    def _linear(self, x: Any, name: str) -> Any:
+        import torch.nn.functional as F
+
+        return F.linear(x, self.w[name + ".weight"], self.w[name + ".bias"])
+
+    def _norm(self, x: Any, name: str) -> Any:
+        import torch.nn.functional as F
+
+        return F.layer_norm(x, (self.g.hidden,), self.w[name + ".weight"], self.w[name + ".bias"], self.g.eps)
+
+
+class BertMeanEmbedder:
+    """BERT + mean pooling + L2 normalisation, as the folder's modules.json describes."""
+
+    def __init__(self, encoder: BertEncoder, tokenizer: Any, name: str, prompts: Prompts) -> None:
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.name = name
+        self.dim = encoder.g.hidden
+        self.prompts = prompts
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.prompts.query)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.prompts.passage)
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Like sentence-transformers: batches of similar length, so padding stays short.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), BATCH):
+            rows = order[start : start + BATCH]
+            out[rows] = self._batch([prefix + texts[i] for i in rows])
+        return out
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = torch.tensor([e.ids for e in encodings], dtype=torch.long)
+        mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long)
+        with torch.inference_mode():
+            tokens = self.encoder(ids, mask)
+            weights = mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            normed = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return np.asarray(normed.numpy(), dtype=np.float32)
+
+
+def load(folder: Path, name: str) -> BertMeanEmbedder | None:
+    """The lean embedder for ``folder``, or None when it is not a BERT + mean + normalize folder."""
+    if not _is_bert_mean(folder):
+        return None
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    geometry = _geometry(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+    weights = load_file(str(folder / "model.safetensors"))  # memory-mapped, not read
+    missing = [n for n in weight_names(geometry) if n not in weights]
+    if missing:
+        raise ValueError(f"model.safetensors lacks {len(missing)} weights, e.g. {missing[0]}")
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    pad = tokenizer.token_to_id("<pad>")
+    tokenizer.enable_padding(pad_id=1 if pad is None else pad, pad_token="<pad>")
+    return BertMeanEmbedder(BertEncoder(weights, geometry), tokenizer, name, _prompts(folder, name))
+
+
+def _geometry(config: dict[str, Any]) -> Geometry:
+    return Geometry(
+        int(config["hidden_size"]),
+        int(config["num_attention_heads"]),
+        int(config["num_hidden_layers"]),
+        float(config.get("layer_norm_eps", 1e-12)),
+    )
+
+
+def weight_names(g: Geometry) -> list[str]:
+    """Every weight the encoder reads."""
+    names = ["embeddings.word_embeddings.weight", "embeddings.token_type_embeddings.weight"]
+    names += ["embeddings.position_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"]
+    layers = [
+        f"encoder.layer.{i}.{p}.{kind}" for i in range(g.layers) for p in PROJECTIONS for kind in ("weight", "bias")
+    ]
+    return names + layers
+
+
+def _is_bert_mean(folder: Path) -> bool:
+    try:
+        modules = [m["type"] for m in json.loads((folder / "modules.json").read_text(encoding="utf-8"))]
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    others = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+    mean_only = bool(pooling.get("pooling_mode_mean_tokens")) and not any(pooling.get(k) for k in others)
+    bert = config.get("model_type") == "bert" and config.get("hidden_act", "gelu") == "gelu"
+    files = all((folder / f).is_file() for f in ("model.safetensors", "tokenizer.json"))
+    return modules == MODULES and bert and mean_only and files
+
+
+def _prompts(folder: Path, name: str) -> Prompts:
+    from .embedding import prompts_for
+
+    try:
+        declared = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        declared = {}
+    return prompts_for(name, declared.get("prompts") or None)
