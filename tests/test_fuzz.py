@@ -257,3 +257,8 @@ def test_surrogates_reach_the_log_as_replacement_characters(client: TestClient, 
     [row] = [r for r in qlog.rows() if r["id"] == row_id]
     assert row["question"] == "?警快办注册人数"
     assert client.get("/api/health").json()["question_log"] == "ok"  # the writer survived the record
+
+
+def test_question_without_any_token_is_answered_or_refused(bot: Assistant) -> None:
+    """Regression: "0.0" has no BM25 token, and bm25s indexes the first one."""
+    assert isinstance(bot.ask("0.0").answer, str)

@@ -176,9 +176,10 @@ class Retriever:
         return np.asarray(self.data.vectors @ self.query_vector(query), dtype=np.float32)
 
     def lexical_scores(self, query: str, expand: Sequence[str] = ()) -> np.ndarray:
-        if not self.data.chunks:
-            return np.zeros(0, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(list(tokens(query)) + list(expand)), dtype=np.float32)
+        terms = list(tokens(query)) + list(expand)
+        if not self.data.chunks or not terms:  # bm25s indexes terms[0]: "0.0" has no tokens at all
+            return np.zeros(len(self.data.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
     def translate(self, query: str) -> list[str]:
         """Corpus words for the English words of ``query`` (empty for Chinese)."""
