@@ -249,6 +249,26 @@ def test_feedback_updates_the_row(api: Api) -> None:
         assert api.row(row_id)["feedback"] == stored
 
 
+def test_feedback_for_an_unknown_id_is_a_chinese_404_and_records_nothing(api: Api) -> None:
+    row_id = api.ask({"question": QUESTION}).json()["id"]
+    response = api.client.post("/api/feedback", json={"id": "0" * 32, "liked": False})
+    assert_chinese_error(response, 404)
+    assert "id" in response.json()["error"]
+    assert api.row(row_id)["feedback"] is None
+
+
+def test_feedback_reaches_answers_from_before_a_restart(
+    assistant: Assistant, web_settings: Settings, tmp_path: Path
+) -> None:
+    settings = replace(web_settings, db_path=tmp_path / "q.sqlite3")
+    for first in make_api(assistant, settings):
+        row_id = first.ask({"question": QUESTION}).json()["id"]
+        assert first.qlog.flush()
+    for second in make_api(assistant, settings):  # a new process: the id is known only from the log file
+        assert second.client.post("/api/feedback", json={"id": row_id, "liked": True}).status_code == 200
+        assert second.row(row_id)["feedback"] == 1
+
+
 @pytest.mark.parametrize(
     "body",
     [{"id": "1", "liked": True}, {"id": "0" * 32, "liked": "yes"}, {"liked": True}, {"id": "0" * 32}],

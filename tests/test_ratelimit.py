@@ -1,4 +1,4 @@
-"""Per-client rate limiting: the bucket itself, the REST API (and so the widget), the Gradio /ask endpoint."""
+"""Per-client rate limiting: the bucket, per address and per session, the REST API (and so the widget), Gradio /ask."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from qa.config import Settings
 from qa.embedding import HashingEmbedder
 from qa.errors import RateLimited
 from qa.qlog import QuestionLog
-from qa.web.ratelimit import RateLimiter
+from qa.web.options import WebOptions
+from qa.web.ratelimit import ClientLimits, RateLimiter
 from qa.web.server import create_app
 
 QUESTION = "警快办有多少人注册？"
@@ -183,3 +184,60 @@ def test_the_gradio_endpoint_shares_the_limit(limited: Settings, tmp_path: Path)
         # One client, one budget: the REST API (and the widget) refuse it now as well.
         refused = httpx.post(live.url + "api/ask", json={"question": QUESTION}, trust_env=False, timeout=10)
         assert refused.status_code == 429
+
+
+# ---- per session as well as per address: an office behind one NAT address ----------------------------
+
+
+def test_sessions_behind_one_address_have_their_own_budget_under_the_address_ceiling() -> None:
+    limits = ClientLimits(per_address=5, per_session=2, clock=Clock())
+    office = "203.0.113.1"  # everyone's NAT address
+    for session in ("alice", "bob"):
+        limits.check(office, session)
+        limits.check(office, session)
+    with pytest.raises(RateLimited):
+        limits.check(office, "alice")  # alice used her 2; bob and the rest of the office are unaffected
+    limits.check(office, "carol")  # 5th question from the address
+    with pytest.raises(RateLimited):
+        limits.check(office, "dave")  # the address's ceiling holds, whatever session ids are invented
+
+
+def test_a_session_over_its_limit_does_not_use_up_the_address_budget() -> None:
+    limits = ClientLimits(per_address=3, per_session=1, clock=Clock())
+    limits.check("10.0.0.1", "eager")
+    for _ in range(10):
+        with pytest.raises(RateLimited):
+            limits.check("10.0.0.1", "eager")
+    limits.check("10.0.0.1", "calm")
+    limits.check("10.0.0.1", "calm2")  # 3 address tokens: eager's refused questions took none
+
+
+def test_a_session_id_counts_within_its_address_and_none_means_address_only() -> None:
+    limits = ClientLimits(per_address=100, per_session=1, clock=Clock())
+    limits.check("10.0.0.1", "same-id")
+    limits.check("10.0.0.2", "same-id")  # another client cannot spend someone's session by guessing its id
+    for _ in range(5):
+        limits.check("10.0.0.3", None)  # curl without a session id: only the address limit
+
+
+def test_the_session_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(rate_limit_per_minute=600)
+    monkeypatch.delenv("QA_SESSION_RATE_LIMIT", raising=False)
+    assert WebOptions.from_env().session_limit(settings) == 600  # unset: as QA_RATE_LIMIT
+    monkeypatch.setenv("QA_SESSION_RATE_LIMIT", "30")
+    assert WebOptions.from_env().session_limit(settings) == 30
+    monkeypatch.setenv("QA_SESSION_RATE_LIMIT", "many")
+    with pytest.raises(ValueError, match="QA_SESSION_RATE_LIMIT"):
+        WebOptions.from_env()
+
+
+def test_the_api_limits_each_widget_session_behind_one_address(limited: Settings) -> None:
+    options = WebOptions(session_rate_limit=1)
+    app = create_app(
+        Assistant.load(settings=limited, embedder=HashingEmbedder()), limited, QuestionLog(limited.db_path), options
+    )
+    with TestClient(app, raise_server_exceptions=False) as api:  # one address ("testclient"), LIMIT a minute
+        assert api.post("/api/ask", json={"question": QUESTION, "session_id": "w-alice"}).status_code == 200
+        refused = api.post("/api/ask", json={"question": QUESTION, "session_id": "w-alice"})
+        assert refused.status_code == 429 and "频繁" in refused.json()["error"]
+        assert api.post("/api/ask", json={"question": QUESTION, "session_id": "w-bob"}).status_code == 200

@@ -204,3 +204,24 @@ def test_a_bad_entry_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
     assert [r.getMessage() for r in caplog.records if "once.example" in r.getMessage()] == [
         "QA_ALLOWED_ORIGINS: ignoring 'https://once.example/path' (expected scheme://host[:port], e.g. https://www.cq.gov.cn)"
     ]
+
+
+# ---- HEAD: `curl -I` tells the truth ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/widget", "/embed.js", "/widget/widget.css", "/api/health", "/", "/docs", "/openapi.json", "/nowhere"]
+)
+def test_head_answers_like_get_without_a_body(listed: TestClient, path: str) -> None:
+    get, head = listed.get(path), listed.head(path)
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    different = {
+        name for name in set(get.headers) | set(head.headers) if get.headers.get(name) != head.headers.get(name)
+    }
+    assert different <= {"date"}, {name: (get.headers.get(name), head.headers.get(name)) for name in different}
+
+
+def test_head_on_the_widget_shows_the_allowlist(listed: TestClient) -> None:
+    policy = listed.head("/widget").headers["content-security-policy"]  # what the embed.md check reads
+    assert directive(policy, "frame-ancestors") == f"frame-ancestors {PORTAL} https://second.example:8443"

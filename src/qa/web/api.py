@@ -28,6 +28,7 @@ MAX_BODY_BYTES = 64 * 1024  # a question is <= 500 characters; history is trimme
 MAX_HISTORY_ITEMS = 100
 API_ROUTES = {"/api/ask": "POST", "/api/feedback": "POST", "/api/health": "GET"}
 INTERNAL_ERROR = "服务器内部错误，请稍后再试。"
+FEEDBACK_UNKNOWN = "找不到这条回答：id 不存在或已过期，请使用 /api/ask 返回的 id。"
 BAD_REQUEST = "请求格式错误。"
 FIELD_ERRORS = {
     "question": "question 必须是文本（字符串）。",
@@ -125,6 +126,10 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     },
 }
 
+UNKNOWN_ID: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "没有这个 id 的回答"},
+}
+
 
 # ---- routes ----------------------------------------------------------------------------
 
@@ -142,10 +147,11 @@ def build_router(service: ChatService) -> APIRouter:
         answered = service.ask(body.question, history, session_id=body.session_id, ip=ip)
         return {**answered.reply.to_dict(), "id": answered.log_id}
 
-    @router.post("/feedback", response_model=FeedbackResponse, summary="赞或踩一个回答")
-    def feedback(body: FeedbackRequest) -> FeedbackResponse:
-        """记录用户对一个回答的评价（写入问答日志）。"""
-        service.feedback(body.id, body.liked)
+    @router.post("/feedback", response_model=FeedbackResponse, summary="赞或踩一个回答", responses=UNKNOWN_ID)
+    def feedback(body: FeedbackRequest) -> FeedbackResponse | JSONResponse:
+        """记录用户对一个回答的评价（写入问答日志）。id 不存在时返回 404。"""
+        if not service.feedback(body.id, body.liked):
+            return error(404, FEEDBACK_UNKNOWN)
         return FeedbackResponse()
 
     @router.get("/health", response_model=HealthResponse, summary="健康检查")

@@ -1,4 +1,4 @@
-"""Per-client rate limiting of questions, and which address "the client" is.
+"""Per-client rate limiting of questions (per address and per chat session), and which address "the client" is.
 
 Every front end that answers questions (``POST /api/ask``, so also the widget;
 the Gradio chat page; the Gradio ``/ask`` endpoint) goes through
@@ -10,6 +10,17 @@ The limit is a token bucket per client address: a client may ask
 seconds. A bucket is cheaper than a sliding window (two numbers per client, not
 one timestamp per question) and forgives a burst followed by a pause, which is
 how people ask. ``QA_RATE_LIMIT=0`` turns it off (benchmarks, loopback tests).
+
+An intranet often sends all its staff through one NAT address, and then they all
+share one address bucket. :class:`ClientLimits` adds a second bucket per chat
+session (the widget's and the chat page's session id, within its address):
+``QA_SESSION_RATE_LIMIT`` per session, while ``QA_RATE_LIMIT`` becomes the
+ceiling for the whole address and can be raised to fit the office. The session
+bucket is taken first, so one person over their own limit does not use up the
+address's shared budget. A session id is chosen by the client, so it is a
+fairness tool, not a defence: the address limit is what bounds a client that
+invents a new session per question. Requests without a session id (``curl``)
+meet only the address limit.
 
 Behind a reverse proxy every request comes from the proxy's address. The client's
 own address is then read from ``X-Forwarded-For``, but only on requests whose
@@ -93,6 +104,26 @@ class RateLimiter:
         return len(self._buckets)
 
 
+class ClientLimits:
+    """The two limits every question passes: its chat session's, then its address's."""
+
+    def __init__(
+        self,
+        per_address: int,
+        per_session: int,
+        max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.addresses = RateLimiter(per_address, max_clients, clock)
+        self.sessions = RateLimiter(per_session, max_clients, clock)
+
+    def check(self, address: str | None, session: str | None = None) -> None:
+        """RateLimited (Chinese, with Retry-After) when the session or the address has asked too often."""
+        if session:
+            self.sessions.check(f"{address or UNKNOWN_CLIENT} {session}")  # a session id counts within its address
+        self.addresses.check(address)
+
+
 def trust_proxies(app: FastAPI, proxies: tuple[str, ...]) -> None:
     """Let requests from ``proxies`` take their client address from X-Forwarded-For (no-op without proxies).
 
@@ -105,4 +136,4 @@ def trust_proxies(app: FastAPI, proxies: tuple[str, ...]) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies))
 
 
-__all__ = ["RateLimiter", "trust_proxies"]
+__all__ = ["ClientLimits", "RateLimiter", "trust_proxies"]

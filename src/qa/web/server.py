@@ -8,7 +8,6 @@ Further routers (the embeddable widget) belong between the API and the mount.
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,7 +28,9 @@ from ..assistant import Assistant
 from ..config import Settings
 from ..errors import QAError
 from ..qlog import QuestionLog
-from . import admin, api, csp, guard, ratelimit, runtime, ui, widget
+from . import admin, api, csp, guard, logs, ratelimit, runtime, ui, widget
+from .head import HeadAsGet
+from .options import WebOptions
 from .service import ChatService
 from .watcher import IndexWatcher
 
@@ -61,10 +62,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(assistant: Assistant, settings: Settings, qlog: QuestionLog | None = None) -> FastAPI:
-    """The whole web app around one loaded assistant (tests pass their own)."""
+def create_app(
+    assistant: Assistant, settings: Settings, qlog: QuestionLog | None = None, options: WebOptions | None = None
+) -> FastAPI:
+    """The whole web app around one loaded assistant (tests pass their own); ``options`` default to QA_* env."""
     qlog = qlog or QuestionLog(settings.db_path, log_ip=settings.log_ip)
-    service = ChatService(assistant, qlog, settings)
+    service = ChatService(assistant, qlog, settings, options or WebOptions.from_env())
     watcher = IndexWatcher(assistant, settings.reload_seconds)
     app = FastAPI(
         title="重庆政法改革最佳实践问答 API",
@@ -113,7 +116,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(csp.valid_origins(settings.allowed_origins)),
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "HEAD", "POST"],
         allow_headers=["content-type"],
         allow_credentials=False,
     )
@@ -122,6 +125,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(guard.ClosedRoutes)  # Gradio's file upload: no component here takes files
     app.add_middleware(SecurityHeaders)
     app.add_middleware(csp.DefaultPolicy)  # routes with their own policy (/widget, /admin) keep it
+    app.add_middleware(HeadAsGet)  # outermost: HEAD gets exactly GET's headers, from every layer above
 
 
 def _add_docs(app: FastAPI) -> None:
@@ -165,7 +169,7 @@ def serve(settings: Settings) -> None:
     A missing or unusable index (or model) ends the process with its Chinese
     message and exit code 1, not a traceback, whichever of the two started it.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     runtime.limit_malloc_arenas()  # before any thread starts: see runtime.py
     try:
         store.current_dir(settings.index_dir)  # fail before the slow model load, not after it

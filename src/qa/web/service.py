@@ -7,6 +7,9 @@ browser and one asked over HTTP are answered and logged the same way.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +17,12 @@ from ..assistant import Assistant, timed_ask
 from ..config import Settings
 from ..models import Reply
 from ..qlog import QuestionLog
-from .ratelimit import RateLimiter
+from .options import WebOptions
+from .ratelimit import ClientLimits
 
 log = logging.getLogger(__name__)
+
+RECENT_IDS = 100_000  # log ids handed out by this process, remembered for feedback (~10 MB at most)
 
 
 @dataclass(frozen=True)
@@ -30,20 +36,25 @@ class Answered:
 class ChatService:
     """Answers questions and records them in the question log."""
 
-    def __init__(self, assistant: Assistant, qlog: QuestionLog, settings: Settings) -> None:
+    def __init__(
+        self, assistant: Assistant, qlog: QuestionLog, settings: Settings, options: WebOptions | None = None
+    ) -> None:
         self.assistant = assistant
         self.qlog = qlog
         self.settings = settings
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        options = options or WebOptions()
+        self.limits = ClientLimits(settings.rate_limit_per_minute, options.session_limit(settings))
+        self.recent = RecentIds(RECENT_IDS)
 
     def ask(self, question: Any, history: Any = None, session_id: str | None = None, ip: str | None = None) -> Answered:
         """Answer and queue the log row.
 
-        ``ip`` is the client's address: the rate limit's key (RateLimited when it asked
-        too often; checked first, so invalid questions count too), and logged only with
-        QA_LOG_IP. InvalidQuestion for unusable input.
+        ``ip`` is the client's address and ``session_id`` its chat session: the rate
+        limits' keys (RateLimited when either asked too often; checked first, so invalid
+        questions count too). The address is logged only with QA_LOG_IP.
+        InvalidQuestion for unusable input.
         """
-        self.limiter.check(ip)
+        self.limits.check(ip, session_id)
         reply, latency_ms = timed_ask(self.assistant, question, history)
         log_id = self.qlog.log(
             question=str(question).strip(),
@@ -55,12 +66,55 @@ class ChatService:
             session_id=session_id,
             ip=ip if self.settings.log_ip else None,
         )
+        self.recent.add(log_id)
         return Answered(reply, log_id)
 
-    def feedback(self, log_id: str, liked: bool | None) -> None:
+    def feedback(self, log_id: str, liked: bool | None) -> bool:
+        """Record a vote; False (and nothing recorded) when no answer has that id."""
+        if not self.known(log_id):
+            return False
         self.qlog.feedback(log_id, liked)
+        return True
+
+    def known(self, log_id: str) -> bool:
+        """An id this process handed out (its row may still be queued), or one already in the log file."""
+        return log_id in self.recent or _in_log(self.qlog, log_id)
 
     def health(self) -> dict[str, Any]:
         info = self.assistant.health()
         info["question_log"] = "ok" if self.qlog.healthy else "degraded"
         return info
+
+
+class RecentIds:
+    """The last ``size`` ids added, for membership tests; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, item: str) -> None:
+        with self._lock:
+            self._ids[item] = None
+            if len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, item: object) -> bool:
+        with self._lock:
+            return item in self._ids
+
+
+def _in_log(qlog: QuestionLog, log_id: str) -> bool:
+    """Whether the log file holds a row with this id (answers from before a restart); False when unreadable."""
+    if not qlog.db_path.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{qlog.db_path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            return conn.execute("SELECT 1 FROM questions WHERE id = ?", (log_id,)).fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        log.debug("question log %s unreadable while checking a feedback id", qlog.db_path, exc_info=True)
+        return False
