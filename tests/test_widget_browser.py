@@ -47,17 +47,25 @@ class Portals:
     blocked: str
 
 
+def portal_pages(app_url: str) -> dict[str, bytes]:
+    """The portal page with the snippet pointing at the live app; ``/offset.html`` adds ``data-offset="72"``."""
+    page = PORTAL.read_text(encoding="utf-8").replace(SNIPPET_HOST, app_url)
+    offset = page.replace(" defer></script>", ' data-offset="72" defer></script>', 1)
+    assert offset != page
+    return {"/": page.encode("utf-8"), "/portal.html": page.encode("utf-8"), "/offset.html": offset.encode("utf-8")}
+
+
 def portal_server(port: int, app_url: str) -> ThreadingHTTPServer:
-    """The portal page, with the snippet pointing at the live app; every other path is a 404."""
-    page = PORTAL.read_text(encoding="utf-8").replace(SNIPPET_HOST, app_url).encode("utf-8")
+    """The portal pages (:func:`portal_pages`); every other path is a 404."""
+    pages = portal_pages(app_url)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            found = self.path in {"/", "/portal.html"}
-            self.send_response(200 if found else 404)
+            page = pages.get(self.path)
+            self.send_response(200 if page else 404)
             self.send_header("content-type", "text/html; charset=utf-8")
             self.end_headers()
-            self.wfile.write(page if found else b"not found")
+            self.wfile.write(page or b"not found")
 
         def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
             pass
@@ -278,6 +286,68 @@ def test_phone_gets_a_full_screen_panel(open_portal: Callable[..., Any], portals
     assert width[0] <= width[1], f"horizontal scroll in the panel: {width}"
     page.locator(f"{HOST} .qa-close").click()
     assert not is_open(page) and page.locator(BUBBLE).is_visible()
+
+
+# Counts the nodes added to the chat log since the last reset, and those of them that were there before.
+WATCH_INSERTS = """() => {
+  window.__reset = () => {
+    window.__seen = new Set(document.getElementById('qa-log').querySelectorAll('*'));
+    window.__inserted = [];
+    window.__reinserted = 0;
+  };
+  window.__reset();
+  new MutationObserver(records => {
+    for (const record of records) for (const node of record.addedNodes) {
+      if (node.nodeType !== 1) continue;
+      window.__inserted.push(node.className);
+      if (window.__seen.has(node)) window.__reinserted += 1;
+    }
+  }).observe(document.getElementById('qa-log'), { childList: true, subtree: true });
+}"""
+
+
+def test_only_the_new_turn_is_inserted_and_announced(open_portal: Callable[..., Any], portals: Portals) -> None:
+    page = open_portal(portals.allowed, Watch())
+    page.locator(BUBBLE).click()
+    frame = widget_frame(page)
+    frame.locator("#qa-clear").click()  # a fresh conversation
+    log = frame.locator("#qa-log")
+    assert log.get_attribute("aria-live") is None and log.get_attribute("role") != "log"  # the log is not live
+    inserted = []
+    frame.evaluate(WATCH_INSERTS)
+    for question in ("“警快办”注册人数有多少？", "它累计访问量是多少？", "荣昌调解中心有多少间调解室？"):
+        frame.evaluate("window.__reset()")
+        ask(page, question)
+        frame.wait_for_function("() => document.querySelector('.qa-send').disabled === false")
+        inserted.append(frame.evaluate("window.__inserted"))
+        assert frame.evaluate("window.__reinserted") == 0  # no earlier node is taken out and put back
+    # Per answer: the new turn (question + a pending slot), then the answer into that slot. The same each time.
+    assert inserted == [["qa-turn", "qa-answer"]] * 3, inserted
+    live = frame.locator("[aria-live]")
+    assert live.count() == 3 and all(live.nth(n).get_attribute("aria-live") == "polite" for n in range(3))
+    assert frame.locator(".qa-turn").last.locator("[aria-live] .qa-answer").count() == 1  # the new answer's slot
+    # A reload draws the saved conversation with no live region at all: nothing is read out again.
+    page.reload()
+    page.locator(BUBBLE).click()
+    frame = widget_frame(page)
+    assert frame.locator(".qa-answer").count() == 3 and frame.locator("[aria-live]").count() == 0
+
+
+def test_data_offset_lifts_the_bubble_off_the_portal_footer(open_portal: Callable[..., Any], portals: Portals) -> None:
+    phone = open_portal(portals.allowed, Watch(), width=390, height=844)
+    box = phone.locator(BUBBLE).bounding_box()
+    assert box["width"] == box["height"] == 48  # on a phone: a small round button
+    assert box["y"] + box["height"] == 844 - 16, box
+    assert phone.locator(BUBBLE).get_attribute("aria-label") == "打开政法改革问答"  # still named without its label
+    lifted = open_portal(portals.allowed + "offset.html", Watch(), width=390, height=844)
+    box = lifted.locator(BUBBLE).bounding_box()
+    assert box["y"] + box["height"] == 844 - 72, box
+    desktop = open_portal(portals.allowed + "offset.html", Watch())
+    bubble = desktop.locator(BUBBLE).bounding_box()
+    assert bubble["y"] + bubble["height"] == 900 - 72, bubble
+    desktop.locator(BUBBLE).click()
+    panel = desktop.locator(PANEL).bounding_box()
+    assert panel["y"] + panel["height"] == 900 - 72 - 68, panel  # the panel opens above the lifted bubble
 
 
 def test_a_portal_not_on_the_allowlist_cannot_show_the_chat(

@@ -1,7 +1,10 @@
 /* The portal snippet: a chat bubble that opens a panel framing <this server>/widget.
  *
  *   <script src="https://QA-HOST/embed.js" data-title="政法改革问答" data-position="right"
- *           data-color="#c0392b" defer></script>
+ *           data-color="#c0392b" data-offset="24" defer></script>
+ *
+ * data-offset: the bubble's distance from the bottom of the window in px (0-400; default 24,
+ * 16 on a phone), to keep it off the portal's footer or a cookie banner.
  *
  * The bubble and the panel live in a Shadow DOM, so the portal's CSS cannot reach
  * inside and ours cannot leak out; the chat itself is an iframe, a separate document.
@@ -16,6 +19,8 @@
   window.__qaWidget = true;
 
   var COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
+  var OFFSET = /^\s*(\d{1,3})(?:px)?\s*$/;
+  var MAX_OFFSET = 400;
   var DEFAULT_TITLE = "政法改革问答";
   var DEFAULT_COLOR = "#c0392b";
   var origin = new URL(script.src, window.location.href).origin;
@@ -25,23 +30,31 @@
     return {
       title: title,
       position: data.position === "left" ? "left" : "right",
-      color: COLOR.test(data.color || "") ? data.color : DEFAULT_COLOR
+      color: COLOR.test(data.color || "") ? data.color : DEFAULT_COLOR,
+      offset: offset(data.offset)
     };
+  }
+
+  // "40" or "40px" -> "40px"; anything else (or over MAX_OFFSET) -> null: the stylesheet's default.
+  function offset(value) {
+    var match = OFFSET.exec(value || "");
+    return match && Number(match[1]) <= MAX_OFFSET ? Number(match[1]) + "px" : null;
   }
 
   var CSS = [
     ":host { all: initial !important; }",
     ".qa-root { all: initial; font: 16px/1.5 'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC',system-ui,sans-serif; color: #1f2328; }",
     ".qa-root *, .qa-root *::before, .qa-root *::after { box-sizing: border-box; }",
-    ".qa-bubble { position: fixed; bottom: 24px; z-index: 2147483000; display: flex; align-items: center; gap: 8px;",
+    ".qa-bubble { position: fixed; bottom: var(--qa-offset, 24px); z-index: 2147483000; display: flex; align-items: center; gap: 8px;",
     "  height: 56px; margin: 0; padding: 0 20px 0 16px; border: 0; border-radius: 28px; cursor: pointer;",
     "  font-family: inherit; font-size: 16px; font-weight: 600; line-height: 1; letter-spacing: 0; text-transform: none; color: #fff;",
     "  background: var(--qa-accent); box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
     ".qa-bubble:hover { filter: brightness(1.08); }",
     ".qa-bubble:focus-visible, .qa-close:focus-visible { outline: 3px solid #1a73e8; outline-offset: 3px; }",
     ".qa-bubble svg { width: 24px; height: 24px; flex: none; fill: currentColor; }",
-    ".qa-panel { position: fixed; bottom: 92px; z-index: 2147483001; display: flex; flex-direction: column;",
-    "  width: 380px; height: 600px; max-height: calc(100vh - 116px); max-width: calc(100vw - 32px);",
+    ".qa-panel { position: fixed; bottom: calc(var(--qa-offset, 24px) + 68px); z-index: 2147483001; display: flex;",
+    "  flex-direction: column; width: 380px; height: 600px; max-height: calc(100vh - var(--qa-offset, 24px) - 92px);",
+    "  max-width: calc(100vw - 32px);",
     "  background: #fff; border-radius: 12px; overflow: hidden; box-shadow: 0 10px 40px rgba(0,0,0,.3); }",
     ".qa-panel[hidden] { display: none; }",
     ".qa-root.left .qa-bubble, .qa-root.left .qa-panel { left: 24px; }",
@@ -54,12 +67,15 @@
     "  font-family: inherit; font-size: 26px; font-weight: 400; line-height: 1; color: #fff; background: transparent; }",
     ".qa-close:hover { background: rgba(255,255,255,.15); }",
     ".qa-frame { flex: 1 1 auto; width: 100%; height: 100%; border: 0; margin: 0; display: block; background: #fff; }",
-    /* A phone: the panel takes the whole screen; its header's × closes it. */
+    /* A phone: the panel takes the whole screen; its header's × closes it. The closed bubble is a
+       48 px round button (no label: its accessible name stays), to cover as little as possible. */
     "@media (max-width: 600px) {",
     "  .qa-root .qa-panel { left: 0; right: 0; top: 0; bottom: 0; width: 100%; height: 100%;",
     "    max-width: none; max-height: none; border-radius: 0; }",
     "  .qa-root.open .qa-bubble { display: none; }",
-    "  .qa-root .qa-bubble { bottom: 16px; }",
+    "  .qa-root .qa-bubble { bottom: var(--qa-offset, 16px); width: 48px; height: 48px; padding: 0;",
+    "    justify-content: center; border-radius: 24px; }",
+    "  .qa-root .qa-label { display: none; }",
     "  .qa-root.left .qa-bubble { left: 16px; } .qa-root.right .qa-bubble { right: 16px; }",
     "}",
     "@media print { .qa-root { display: none; } }"
@@ -107,6 +123,7 @@
   function build(opts) {
     var root = el("div", "qa-root " + opts.position);
     root.style.setProperty("--qa-accent", opts.color);
+    if (opts.offset) root.style.setProperty("--qa-offset", opts.offset);
     var panel = el("div", "qa-panel", { id: "qa-panel", role: "dialog", "aria-label": opts.title });
     panel.hidden = true;
     var head = el("div", "qa-head");
@@ -121,7 +138,9 @@
       type: "button", "aria-label": "打开" + opts.title, "aria-expanded": "false", "aria-controls": "qa-panel"
     });
     bubble.appendChild(chatIcon());
-    bubble.appendChild(document.createTextNode("问答"));
+    var label = el("span", "qa-label");
+    label.textContent = "问答";
+    bubble.appendChild(label);
     root.appendChild(panel);
     root.appendChild(bubble);
     return { root: root, panel: panel, bubble: bubble, close: close, frame: null };

@@ -128,17 +128,24 @@
     return quoteBox;
   }
 
+  // The saved conversation, drawn once at start (or emptied by 清空对话). Nothing is announced:
+  // the log itself is not a live region; only each new answer's slot is (see ask).
   function renderAll() {
     Array.prototype.slice.call(log.querySelectorAll(".qa-turn, .qa-error")).forEach(function (n) { n.remove(); });
-    state.turns.forEach(function (turn) { log.appendChild(turnNode(turn.question, turn.reply)); });
+    state.turns.forEach(function (turn) {
+      var node = turnNode(turn.question);
+      node.querySelector(".qa-reply").appendChild(answerNode(turn.reply));
+      log.appendChild(node);
+    });
     intro.hidden = state.turns.length > 0;
     scrollToEnd();
   }
 
-  function turnNode(question, reply) {
+  // A question and the slot its answer goes into.
+  function turnNode(question) {
     var turn = el("div", "qa-turn");
     turn.appendChild(questionNode(question));
-    if (reply) turn.appendChild(answerNode(reply));
+    turn.appendChild(el("div", "qa-reply"));
     return turn;
   }
 
@@ -163,8 +170,12 @@
     if (busy) return;
     setBusy(true);
     Array.prototype.slice.call(log.querySelectorAll(".qa-error")).forEach(function (n) { n.remove(); });
-    var pending = turnNode(question, null);
-    pending.appendChild(el("div", "qa-pending", "正在查找…"));
+    // Only the new turn's answer slot is a live region, so a screen reader reads the new answer
+    // and nothing else; the earlier turns stay in the DOM untouched.
+    var pending = turnNode(question);
+    var slot = pending.querySelector(".qa-reply");
+    slot.setAttribute("aria-live", "polite");
+    slot.appendChild(el("div", "qa-pending", "正在查找…"));
     intro.hidden = true;
     log.appendChild(pending);
     scrollToEnd();
@@ -173,7 +184,9 @@
         state.turns.push({ question: question, reply: reply });
         save();
         input.value = "";
-        renderAll();
+        while (slot.firstChild) slot.removeChild(slot.firstChild);
+        slot.appendChild(answerNode(reply));
+        scrollToEnd();
       }, function (message) {
         pending.remove();
         intro.hidden = state.turns.length > 0;
