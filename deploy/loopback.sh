@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Two `qa serve` replicas behind nginx on loopback, with deploy/nginx.conf (ports rewritten),
+# Two `qa serve` replicas behind nginx on loopback, with the site's proxy rules
+# (deploy/nginx/qa-proxy.conf and the upstream of deploy/nginx/qa, ports rewritten, plain HTTP),
 # then the load benchmark through nginx. Everything it starts, it stops.
 #
-#   deploy/loopback.sh --quick                     # a short run
-#   deploy/loopback.sh --seconds 20                # any bench/load.py options
+#   deploy/loopback.sh --quick                     # ~10 s: 8 clients, repeated and novel questions, 3 s each
+#   deploy/loopback.sh --seconds 20                # the full run: any bench/load.py options
+#   QA_REPLICA_PORTS="27861 27862" QA_LB_PORT=28080 deploy/loopback.sh --quick   # other ports
 #
-# Needs nginx (apt-get install nginx), the index (`qa index`) and the model cache.
+# Ports: QA_REPLICA_PORTS (two, default "17861 17862") and QA_LB_PORT (nginx, default 18080).
+# Needs nginx (apt-get install nginx), the index (`.venv/bin/qa index`) and the model cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -27,10 +30,14 @@ for i in "${!PORTS[@]}"; do
   PIDS+=($!)
 done
 
-sed -e "s/listen 80;/listen 127.0.0.1:$LISTEN;/" \
-    -e "s/server 127.0.0.1:7861/server 127.0.0.1:${PORTS[0]}/" \
-    -e "s/server 127.0.0.1:7862/server 127.0.0.1:${PORTS[1]}/" deploy/nginx.conf >"$WORK/qa.conf"
-mkdir -p "$WORK/nginx"
+mkdir -p "$WORK/nginx" "$WORK/snippets"
+cp deploy/nginx/qa-proxy.conf "$WORK/snippets/qa-proxy.conf"
+{
+  sed -n '/^upstream qa_replicas/,/^}/p' deploy/nginx/qa |
+    sed -e "s/server 127.0.0.1:7861/server 127.0.0.1:${PORTS[0]}/" \
+        -e "s/server 127.0.0.1:7862/server 127.0.0.1:${PORTS[1]}/"
+  echo "server { listen 127.0.0.1:$LISTEN; server_tokens off; include $WORK/snippets/qa-proxy.conf; }"
+} >"$WORK/qa.conf"
 cat >"$WORK/nginx.conf" <<EOF
 $( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 worker_processes 1;
@@ -57,7 +64,11 @@ for port in "${PORTS[@]}"; do  # both replicas answering (the model loads in eac
   done
 done
 echo "replicas: ${PORTS[*]}  nginx: http://127.0.0.1:$LISTEN/" >&2
-"$PY" bench/load.py --url "http://127.0.0.1:$LISTEN/" --spread --pid "${PIDS[0]}" "$@"
+ARGS=()
+for arg in "$@"; do  # --quick here: a short smoke run, not bench/load.py's 36 s at up to 64 clients
+  if [ "$arg" = --quick ]; then ARGS+=(--quick --levels 8 --workloads repeated,novel); else ARGS+=("$arg"); fi
+done
+"$PY" bench/load.py --url "http://127.0.0.1:$LISTEN/" --spread --pid "${PIDS[0]}" "${ARGS[@]}"
 for i in "${!PORTS[@]}"; do
   echo "replica $i answered $("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from questions').fetchone()[0])" "$WORK/replica$i.sqlite3") questions" >&2
 done

@@ -81,12 +81,12 @@ class Live:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[Live]:
-    """The real app under uvicorn in a thread on 127.0.0.1; stopped on exit."""
+def live_server(settings: Settings, port: int | None = None) -> Iterator[Live]:
+    """The real app under uvicorn in a thread on 127.0.0.1 (``port``, or a free one); stopped on exit."""
     assistant = Assistant.load(settings=settings, embedder=HashingEmbedder())
     qlog = QuestionLog(settings.db_path, log_ip=settings.log_ip)
     app = create_app(assistant, settings, qlog)
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
