@@ -23,6 +23,7 @@ from .retrieval import CaseInfo, Retriever
 from .text import CJK, FUNCTION_WORDS, content_words, normalise
 
 MAX_CHARS = 150
+NAME_CHARS = 8  # longer "names" are titles, whose words describe rather than name
 SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’」』])|(?<=[。！？!?][”’」』])")
 CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?])|(?<=……)")
 # What kind of answer the question wants decides which spans may answer it at all.
@@ -176,7 +177,7 @@ class Answerer:
             return None
         surface = [n for n, cid in self.retriever.names.by_name.items() if cid == old[0] and n in previous]
         new_name = self.cases[case_id].short_name
-        for name in sorted(surface, key=len, reverse=True):
+        for name in sorted(surface, key=lambda n: (-len(n), n)):
             previous = previous.replace(name, new_name)
         return previous
 
@@ -264,13 +265,11 @@ class Answerer:
     # ---- comparisons ---------------------------------------------------------
 
     def compare(self, q: Question, case_ids: list[str]) -> Reply:
-        # Case names stay in: "石柱的贵和工作室数量" names the metric with the case's own word.
-        metric = content_words(q.query) + list(q.terms)
         draft = Draft()
         found: list[tuple[CaseInfo, Figure]] = []
         for case_id in case_ids:
             case = self.cases[case_id]
-            figure = self._best_figure(case_id, metric, q.query)
+            figure = self._best_figure(case_id, self._metric(q, case_id), q.query)
             if figure is None:
                 part = self._fact_part(q, case_id, draft)
                 draft.parts.append(part or f"{case.short_name}：知识库中没有相关数字")
@@ -283,12 +282,37 @@ class Answerer:
         answer = "；".join(draft.parts) + "。" + _verdict(q.query, found)
         return Reply(answer.strip(), draft.citations, True, q.query)
 
+    def _metric(self, q: Question, case_id: str) -> list[str]:
+        """The words that say what to count for ``case_id``: its own part of the question.
+
+        "警快办累计办件量和荣昌中心直接收案量分别是多少" asks one measure per case; the part
+        from a case's name up to the next case's name holds it. When that part has no
+        words of its own ("A和B各自化解了多少纠纷"), the shared tail after the last name does.
+        Case names stay in: "石柱的贵和工作室数量" names the metric with the case's own word.
+        """
+        starts = self.retriever.names.positions(q.query)
+        cuts = sorted(p for p in starts.values() if p < len(q.query))
+        begin = starts.get(case_id, len(q.query))
+        end = next((p for p in cuts if p > begin), len(q.query))
+        own = self._focus_words(q.query[begin:end], [case_id])
+        if own:
+            return content_words(q.query[begin:end]) + list(q.terms)
+        tail = q.query[cuts[-1] :] if cuts else q.query
+        return content_words(tail) + list(q.terms)
+
+    def _focus_words(self, text: str, case_ids: list[str]) -> list[str]:
+        names = {n for n, cid in self.retriever.names.by_name.items() if cid in case_ids}
+        return [w for w in content_words(text) if not any(w in n for n in names)]
+
     def _best_figure(self, case_id: str, metric: list[str], query: str) -> Figure | None:
         """The figure whose own words best match the metric asked about; names weigh less than metric words."""
         figures = self.figures_by_case.get(case_id, [])
         measure = MEASURE.search(query)
-        names = set(self.retriever.names.by_name)
-        plain = [w for w in metric if not any(w in n for n in names)]
+        # The case's own names say which case, not which figure; quoted terms of the text (“贵和工作室”)
+        # are names too. Long titles are left out: their words ("化解", "纠纷") are what figures measure.
+        own = [n for n, cid in self.retriever.names.by_name.items() if cid == case_id and len(n) <= NAME_CHARS]
+        terms = set(self.retriever.terms)
+        plain = [w for w in metric if w not in terms and not any(w in n for n in own)]
         named = [w for w in metric if w not in plain]
         scored = []
         for figure in figures:

@@ -83,16 +83,22 @@ class CaseNames:
         for case in cases:
             for name in case_names(case):
                 owners.setdefault(name, set()).add(case.id)
-        self.by_name = {n: next(iter(ids)) for n, ids in owners.items() if len(ids) == 1}
-        self.longest_first = sorted(self.by_name, key=len, reverse=True)
+        # Sorted, not set order: which of two overlapping names wins must not depend on PYTHONHASHSEED.
+        self.by_name = {n: next(iter(ids)) for n, ids in sorted(owners.items()) if len(ids) == 1}
+        self.longest_first = sorted(self.by_name, key=lambda n: (-len(n), n))
         self.by_pinyin = {"".join(pinyin_key(n)): cid for n, cid in self.by_name.items() if CJK.fullmatch(n)}
 
     def find(self, text: str) -> list[str]:
         """Case ids named in ``text``, in order of first appearance."""
+        found = self.positions(text)
+        return sorted(found, key=lambda cid: (found[cid], cid))
+
+    def positions(self, text: str) -> dict[str, int]:
+        """Where each named case is first named (pinyin names count as after the Chinese ones)."""
         found = self._find_chinese(text)
         for position, case_id in self._find_pinyin(text):
             found.setdefault(case_id, len(text) + position)
-        return sorted(found, key=lambda cid: found[cid])
+        return found
 
     def _find_pinyin(self, text: str) -> list[tuple[int, str]]:
         words = re.findall(r"[a-z]+", text.lower())
@@ -126,7 +132,8 @@ class Retriever:
         self.cases = {c["id"]: CaseInfo.from_meta(c) for c in data.cases}
         self.names = CaseNames(self.cases.values())
         add_words(self.names.by_name)
-        self.lexicon = list(self.names.by_name) + _corpus_terms(data.chunks)
+        self.terms = _corpus_terms(data.chunks)
+        self.lexicon = list(self.names.by_name) + self.terms
         self.bm25 = bm25s.BM25()
         self.bm25.index([self._doc_tokens(c) for c in data.chunks] or [["∅"]], show_progress=False)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()

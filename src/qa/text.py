@@ -87,27 +87,41 @@ def fix_typos(text: str, lexicon: Iterable[str]) -> str:
 
     A window of the question matches a name when it sounds the same (same
     pinyin: 警快半 → 警快办, 潮夕车道 → 潮汐车道) or, for names of four or more
-    characters, differs in one character (大众点平 → 大众点评). Shorter names need
-    the same sound: one wrong character in three is too often another word.
+    characters, differs in one *inner* character (大众点平 → 大众点评). Shorter
+    names need the same sound: one wrong character in three is too often another
+    word. A window that is a word in its own right (a corpus name, or a word of
+    jieba's dictionary: 贵和工作室, 社区) is never "repaired", and a difference at
+    the window's edge is a neighbouring word, not a typo ("沙坪坝请了" is not
+    "沙坪坝区"). Names are tried longest first, then in code-point order, so the
+    result never depends on the order of ``lexicon``.
     """
-    for name in sorted(set(lexicon), key=len, reverse=True):
+    names = sorted(set(lexicon), key=lambda n: (-len(n), n))
+    known = set(names)
+    for name in names:
         if len(name) < 2 or name in text or not CJK.fullmatch(name):
             continue
-        window = _near_window(text, name)
+        window = _near_window(text, name, known)
         if window:
             text = text.replace(window, name)
     return text
 
 
-def _near_window(text: str, name: str) -> str | None:
+def is_word(text: str) -> bool:
+    """A word of jieba's dictionary (or one the corpus taught it)."""
+    jieba.dt.check_initialized()
+    return bool(jieba.dt.FREQ.get(text))
+
+
+def _near_window(text: str, name: str, known: set[str]) -> str | None:
     size = len(name)
     key = pinyin_key(name)
     sounds = pinyin_key(text)
     for start in range(len(text) - size + 1):
         window = text[start : start + size]
-        diff = sum(a != b for a, b in zip(window, name, strict=True))
-        if diff == 0 or diff == size or not CJK.fullmatch(window):
+        diff = [i for i, (a, b) in enumerate(zip(window, name, strict=True)) if a != b]
+        if not diff or len(diff) == size or not CJK.fullmatch(window) or window in known or is_word(window):
             continue
-        if (diff == 1 and size >= 4) or sounds[start : start + size] == key:
+        inner = len(diff) == 1 and size >= 4 and 0 < diff[0] < size - 1
+        if inner or sounds[start : start + size] == key:
             return window
     return None
