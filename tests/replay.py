@@ -40,7 +40,9 @@ def replay(bot: Assistant, session: Session) -> list[dict[str, object]]:
     for question in session:
         reply = bot.ask(question, history)
         chunks = [c.chunk_id for c in reply.citations]
-        rows.append({"q": question, "query": reply.query, "a": reply.answer, "chunks": chunks, "grounded": reply.grounded})
+        rows.append(
+            {"q": question, "query": reply.query, "a": reply.answer, "chunks": chunks, "grounded": reply.grounded}
+        )
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": reply.answer}]
     return rows
 
