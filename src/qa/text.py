@@ -97,12 +97,16 @@ def fix_typos(text: str, lexicon: Iterable[str]) -> str:
     """
     names = sorted(set(lexicon), key=lambda n: (-len(n), n))
     known = set(names)
+    kept = [False] * len(text)  # characters inside a name already present (or repaired) stay as they are
     for name in names:
-        if len(name) < 2 or name in text or not CJK.fullmatch(name):
+        if len(name) < 2 or not CJK.fullmatch(name):
             continue
-        window = _near_window(text, name, known)
-        if window:
-            text = text.replace(window, name)
+        for match in re.finditer(re.escape(name), text):
+            kept[match.start() : match.end()] = [True] * len(name)
+        start = _near_window(text, name, known, kept)
+        if start is not None:  # same length: positions in ``kept`` stay valid
+            text = text[:start] + name + text[start + len(name) :]
+            kept[start : start + len(name)] = [True] * len(name)
     return text
 
 
@@ -112,16 +116,18 @@ def is_word(text: str) -> bool:
     return bool(jieba.dt.FREQ.get(text))
 
 
-def _near_window(text: str, name: str, known: set[str]) -> str | None:
+def _near_window(text: str, name: str, known: set[str], kept: list[bool]) -> int | None:
     size = len(name)
     key = pinyin_key(name)
     sounds = pinyin_key(text)
     for start in range(len(text) - size + 1):
         window = text[start : start + size]
+        if any(kept[start : start + size]):
+            continue
         diff = [i for i, (a, b) in enumerate(zip(window, name, strict=True)) if a != b]
         if not diff or len(diff) == size or not CJK.fullmatch(window) or window in known or is_word(window):
             continue
         inner = len(diff) == 1 and size >= 4 and 0 < diff[0] < size - 1
         if inner or sounds[start : start + size] == key:
-            return window
+            return start
     return None

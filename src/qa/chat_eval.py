@@ -1,0 +1,115 @@
+"""``qa eval --chat``: conversations and everyday off-topic questions, dev and frozen test apart.
+
+Every turn of a session is sent with the history exactly as the widget sends it
+(the user's questions and the assistant's answers, in order), and judged like a
+dev question. Complete questions (a session's first turn, a topic switch, a
+list, an off-topic or absent-detail question) are also asked alone: a question
+must not be answered worse because something was asked before it.
+
+The ``test`` split of ``bench/conversations.jsonl`` and ``bench/offtopic.jsonl``
+is frozen: nothing is fitted or tuned on it; it is read only to report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .assistant import Assistant
+
+# Turns that make sense without the conversation, so they can be asked alone too.
+COMPLETE = frozenset({"first", "switch", "list", "offtopic", "absent"})
+FOLLOW_UPS = frozenset({"follow_up", "pronoun", "na_x", "ordinal"})
+
+
+def load_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def judge(turn: dict[str, Any], answer: str, cited: list[str], grounded: bool) -> bool:
+    """Right when it refuses what it should, or cites the expected cases and holds every expected string."""
+    if not turn["grounded"]:
+        return not grounded
+    return grounded and all(s in answer for s in turn["expect_answer"]) and set(turn["expect_cases"]) <= set(cited)
+
+
+def ask(bot: Assistant, question: str, history: list[dict[str, str]]) -> tuple[str, list[str], bool]:
+    reply = bot.ask(question, history)
+    return reply.answer, [c.case_id for c in reply.citations], reply.grounded
+
+
+def score_sessions(bot: Assistant, sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per kind: right in conversation; for complete turns also right when asked alone."""
+    chat: dict[str, list[bool]] = defaultdict(list)
+    alone: dict[str, list[bool]] = defaultdict(list)
+    misses: list[dict[str, Any]] = []
+    for session in sessions:
+        history: list[dict[str, str]] = []
+        for turn in session["turns"]:
+            answer, cited, grounded = ask(bot, turn["question"], history)
+            right = judge(turn, answer, cited, grounded)
+            chat[turn["kind"]].append(right)
+            if turn["kind"] in COMPLETE:
+                alone[turn["kind"]].append(judge(turn, *ask(bot, turn["question"], [])))
+            if not right:
+                misses.append(
+                    {"id": session["id"], "kind": turn["kind"], "question": turn["question"], "answer": answer}
+                )
+            history += [{"role": "user", "content": turn["question"]}, {"role": "assistant", "content": answer}]
+    return {"chat": _rates(chat), "alone": _rates(alone), "misses": misses}
+
+
+def score_offtopic(bot: Assistant, items: list[dict[str, Any]]) -> dict[str, Any]:
+    refused = {item["id"]: not bot.ask(item["question"], []).grounded for item in items}
+    return {
+        "n": len(items),
+        "refused": sum(refused.values()),
+        "answered": [item["question"] for item in items if not refused[item["id"]]],
+    }
+
+
+def run_chat_eval(bot: Assistant, bench: Path) -> dict[str, Any]:
+    sessions = load_jsonl(bench / "conversations.jsonl")
+    offtopic = load_jsonl(bench / "offtopic.jsonl")
+    return {
+        split: {
+            "sessions": score_sessions(bot, [s for s in sessions if s["split"] == split]),
+            "offtopic": score_offtopic(bot, [o for o in offtopic if o["split"] == split]),
+        }
+        for split in ("dev", "test")
+    }
+
+
+def _rates(groups: dict[str, list[bool]]) -> dict[str, tuple[int, int]]:
+    rates = {kind: (sum(v), len(v)) for kind, v in sorted(groups.items())}
+    follow = [x for kind in FOLLOW_UPS for x in groups.get(kind, [])]
+    complete = [x for kind in COMPLETE for x in groups.get(kind, [])]
+    everything = [x for v in groups.values() for x in v]
+    rates["complete"] = (sum(complete), len(complete))
+    if follow:
+        rates["follow-ups"] = (sum(follow), len(follow))
+    rates["all"] = (sum(everything), len(everything))
+    return rates
+
+
+def format_chat(results: dict[str, Any]) -> str:
+    lines = ["conversations (bench/conversations.jsonl) and everyday off-topic questions (bench/offtopic.jsonl)"]
+    lines.append("split  kind          in conversation   asked alone")
+    for split, result in results.items():
+        label = "dev (tuned on)" if split == "dev" else "test (frozen, never tuned on)"
+        lines.append(f"-- {label}")
+        chat, alone = result["sessions"]["chat"], result["sessions"]["alone"]
+        for kind, (right, n) in chat.items():
+            single = alone.get(kind)
+            solo = f"{single[0]}/{single[1]}" if single else "—"
+            lines.append(f"{split:<6} {kind:<12} {right:>4}/{n:<4} {right / n:>5.0%}    {solo}")
+        off = result["offtopic"]
+        lines.append(f"{split:<6} off-topic refused {off['refused']}/{off['n']} ({off['refused'] / off['n']:.0%})")
+    dev = results["dev"]
+    lines.append("dev misses (conversation):")
+    lines += [f"  {m['id']} [{m['kind']}] {m['question']} → {m['answer'][:70]}" for m in dev["sessions"]["misses"]]
+    lines.append("dev off-topic answered:")
+    lines += [f"  {q}" for q in dev["offtopic"]["answered"]]
+    return "\n".join(lines)
