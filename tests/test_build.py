@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.conftest import write_case
+from tests.test_determinism import version_files
 
+from qa import build as build_module
 from qa import index as store
 from qa.assistant import Assistant
 from qa.build import build_index
 from qa.config import Settings
-from qa.embedding import PROBE, HashingEmbedder
+from qa.embedding import PROBE, HashingEmbedder, background_passages
 from qa.errors import CorpusError, IndexCheckFailed, IndexLocked
 
 
@@ -139,4 +142,93 @@ def _build_catching(settings: Settings, embedder: HashingEmbedder, errors: list[
 def test_chunker_change_forces_full_rebuild(built: Settings, fake: HashingEmbedder, tmp_path: Path) -> None:
     other = Settings(**{**built.__dict__, "chunk_size": 80})
     report = build_index(other, fake, progress=False)
-    assert report.full and report.embedded == report.chunks_after
+    assert report.full and report.embedded > 0
+    assert report.embedded + report.cached == report.chunks_after  # a paragraph short enough to stay whole is cached
+
+
+def _miss(case_id: str) -> Callable[..., list[tuple[str, str]]]:
+    """A title check that does not find ``case_id`` (a real miss needs a real model and a crowded corpus)."""
+    return lambda retriever, only: [(case_id, f"案例 {case_id} 无法通过其标题检索到")]
+
+
+def test_a_title_miss_is_a_warning_and_the_version_is_published(
+    settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build_module, "_check_titles", _miss("jingkuaiban"))
+    report = build_index(settings, fake, progress=False)
+    assert store.current_version(settings.index_dir) == report.version
+    assert any("jingkuaiban" in w and "仍已发布" in w for w in report.warnings)
+
+
+def test_a_title_miss_blocks_when_strict_or_guarded_by_a_golden_question(
+    settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build_module, "_check_titles", _miss("jingkuaiban"))
+    with pytest.raises(IndexCheckFailed):
+        build_index(settings, fake, progress=False, strict=True)
+    with pytest.raises(IndexCheckFailed):
+        build_index(dataclasses.replace(settings, strict_build=True), fake, progress=False)
+    checks = settings.knowledge_dir / "checks.jsonl"
+    checks.write_text(json.dumps({"question": "警快办注册人数", "expect_case": "jingkuaiban"}) + "\n", "utf-8")
+    with pytest.raises(IndexCheckFailed) as info:
+        build_index(settings, fake, progress=False)
+    assert "jingkuaiban" in info.value.user_message
+    assert store.current_version(settings.index_dir) is None
+
+
+def test_a_failed_check_keeps_every_vector_for_the_retry(settings: Settings) -> None:
+    checks = settings.knowledge_dir / "checks.jsonl"
+    checks.write_text(json.dumps({"question": "潮汐车道拥堵减少多少", "expect_case": "jingkuaiban"}) + "\n", "utf-8")
+    first = Counting()
+    with pytest.raises(IndexCheckFailed):
+        build_index(settings, first, progress=False)
+    checks.unlink()
+    retry = Counting()
+    report = build_index(settings, retry, progress=False)
+    assert [t for t in retry.embedded if t != PROBE] == []  # nothing embedded twice
+    assert report.embedded == 0 and report.cached == report.chunks_after
+    assert len([t for t in first.embedded if t != PROBE]) == report.chunks_after + len(background_passages())
+    again = dataclasses.replace(settings, index_dir=settings.index_dir.parent / "fresh")
+    fresh = build_index(again, HashingEmbedder(), progress=False)
+    assert version_files(settings.index_dir) == version_files(again.index_dir)  # cached vectors are the computed ones
+    assert fresh.embedded == fresh.chunks_after
+
+
+def test_a_killed_build_resumes_where_it_stopped(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build_module, "BATCH", 8)
+
+    class Killed(Counting):
+        def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+            if len([t for t in self.embedded if t != PROBE]) >= 16:
+                raise KeyboardInterrupt
+            return super().embed_passages(texts, progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(settings, Killed(), progress=False)
+    assert store.current_version(settings.index_dir) is None
+    retry = Counting()
+    report = build_index(settings, retry, progress=False)
+    assert report.cached == 16 and report.embedded == report.chunks_after - 16
+    background = len(background_passages())  # embedded after the passages, so the killed build never reached it
+    assert len([t for t in retry.embedded if t != PROBE]) == report.embedded + background
+    shards = list((settings.index_dir / "embeddings").glob("*/*.npz"))
+    assert len(shards) == 1  # merged after publishing
+
+
+def test_full_rebuild_reads_no_cached_vector(built: Settings) -> None:
+    counting = Counting()
+    report = build_index(built, counting, full=True, progress=False)
+    assert report.cached == 0 and report.embedded == report.chunks_after
+
+
+def test_a_case_without_unit_region_or_level_builds_and_answers(built: Settings, fake: HashingEmbedder) -> None:
+    (built.knowledge_dir / "11-hat-p-2b.md").write_text(
+        "---\nid: hat-p-2b\ntitle: HAT-P-2b\n分类: 系外行星\n---\nHAT-P-2b 是一颗热木星，质量约为木星的 9 倍。\n",
+        "utf-8",
+    )
+    report = build_index(built, fake, progress=False)
+    assert report.added == ["hat-p-2b"]
+    bot = Assistant.load(settings=built, embedder=fake)
+    hits = bot._state.retriever.search("HAT-P-2b 质量", k=3)
+    assert hits[0].chunk.case_id == "hat-p-2b"
+    assert bot.ask("有哪些案例？").answer

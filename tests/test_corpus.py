@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import KNOWLEDGE, write_case
 
-from qa.corpus import load_cases
-from qa.errors import CorpusError
+from qa.corpus import OPTIONAL, REQUIRED, check_upload, load_cases, parse_case_text
+from qa.errors import CorpusError, InvalidUpload
 
 
 def test_real_knowledge_base_is_valid() -> None:
@@ -43,7 +43,11 @@ def _problems(folder: Path) -> dict[str, str]:
         ("---\nid: x1\nunit: u\nlevel: 区\n---\n正文", "缺少 title"),
         ("---\nid: x1\ntitle: 标题\nunit: u\nlevel: 区\n---\n\n   \n", "正文为空"),
         ("---\nid: X 1\ntitle: 标题\nunit: u\nlevel: 区\n---\n正文", "id"),
-        ("---\nid: x1\ntitle: 标题\nunit: u\nlevel: 省\n---\n正文", "level"),
+        ("---\nid: x1\ntitle: [a, b]\n---\n正文", "title 应为一段文字"),
+        ("---\nid: x1\ntitle: 标题\nlevel: " + "长" * 21 + "\n---\n正文", "level 过长"),
+        ("---\nid: x1\ntitle: &t 标题\nunit: *t\n---\n正文", "不允许使用 YAML 别名"),
+        ("---\nid: x1\ntitle: 标题\nextra: " + "[" * 2000 + "\n---\n正文", "YAML 头信息"),
+        ("---\nid: x1\ntitle: 标题\naliases: [[a]]\n---\n正文", "aliases"),
     ],
 )
 def test_each_bad_front_matter_is_named(tmp_path: Path, content: str, expected: str) -> None:
@@ -68,3 +72,44 @@ def test_readme_checks_and_hidden_files_are_not_cases(tmp_path: Path) -> None:
     (tmp_path / "checks.jsonl").write_text("", encoding="utf-8")
     (tmp_path / ".gitkeep").write_text("", encoding="utf-8")
     assert [c.id for c in load_cases(tmp_path)] == ["a"]
+
+
+def test_only_id_and_title_are_required_and_level_is_any_label(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("---\nid: a\ntitle: 系外行星 HAT-P-2b\n---\n正文。", encoding="utf-8")
+    (tmp_path / "b.md").write_text(
+        "---\nid: b\ntitle: 标题\nlevel: 省级\n分类: 天文\nyear: 2007\n---\n正文。", encoding="utf-8"
+    )
+    first, second = load_cases(tmp_path)
+    assert (first.unit, first.region, first.level, first.source, first.fields) == ("", "", "", "", ())
+    assert second.level == "省级"
+    assert second.fields == (("分类", "天文"), ("year", "2007"))  # unknown fields kept, in file order
+    assert second.meta()["fields"] == {"分类": "天文", "year": "2007"}
+
+
+def test_readme_and_code_agree_on_the_fields() -> None:
+    """knowledge/README.md's field table names the same required and optional fields as the code."""
+    readme = (KNOWLEDGE / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## 前置元数据字段", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| `")]
+    fields = {row[1].strip().strip("`"): row[3] for row in rows}
+    assert sorted(fields) == sorted((*REQUIRED, *OPTIONAL))
+    assert sorted(f for f, rule in fields.items() if "必填" in rule) == sorted(REQUIRED)
+    assert "其他字段" in readme  # unknown fields are documented as kept
+
+
+def test_an_alias_bomb_is_rejected_small(tmp_path: Path) -> None:
+    bomb = "---\nid: x1\na: &a [x, x, x, x, x, x, x, x, x]\n"
+    bomb += "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)
+    )
+    bomb += "title: *i\n---\n正文"
+    with pytest.raises(Exception, match="别名"):
+        parse_case_text(bomb)
+
+
+def test_an_upload_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    text = "---\nid: test-x\ntitle: 标题\nrank: 11\n---\n正文。"
+    assert check_upload(tmp_path, "11-test-x.md", text).id == "test-x"
+    with pytest.raises(InvalidUpload) as info:
+        check_upload(tmp_path, "11-test-x.md\n", text)
+    assert "文件名" in info.value.user_message

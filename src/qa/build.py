@@ -1,10 +1,13 @@
 """Building an index version: incremental, checked, then published atomically.
 
 Only cases whose content hash changed are embedded again; every other vector is
-copied from the served version. A new version is loaded back from disk and
-checked (each case found by its own title, and the editors' golden questions in
-``knowledge/checks.jsonl``) before it replaces the served one, so a bad build
-can fail but can never be served.
+copied from the served version, and every passage embedded before (by this model,
+in any build, finished or not) comes from the vector cache (``vector_cache.py``).
+A new version is loaded back from disk and checked before it replaces the served
+one. A check is either an error, which blocks publishing (a golden question in
+``knowledge/checks.jsonl`` that misses, an index that does not load), or a
+warning, which is reported and published (a case not found by its own title,
+unless the case has a golden question or the build is strict).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .glossary import build_glossary
 from .models import Case, Chunk
 from .retrieval import Retriever
 from .text import normalise
+from .vector_cache import VectorCache
 
 BATCH = 64
 TITLE_SAMPLE = 100
@@ -52,6 +56,8 @@ class BuildReport:
     chunks_before: int = 0
     chunks_after: int = 0
     embedded: int = 0
+    cached: int = 0
+    embed_seconds: float = 0.0
     seconds: float = 0.0
     version: str = ""
     full: bool = False
@@ -69,37 +75,60 @@ def build_index(
     dry_run: bool = False,
     progress: bool = True,
     step: Callable[[str], None] | None = None,
+    strict: bool | None = None,
 ) -> BuildReport:
     """Build (or preview) a new index version from ``settings.knowledge_dir``.
 
     ``step`` is told, in Chinese, which stage has started (the admin page shows it).
+    ``strict`` (default: ``settings.strict_build``) makes every title check an error.
     """
     say = step or _quiet
+    strict = settings.strict_build if strict is None else strict
     started = time.perf_counter()
     say("读取并校验案例文件")
     cases = load_cases(settings.knowledge_dir)
     if dry_run:
-        report = _plan(cases, _reusable(settings, embedder, full), settings, full)
+        report = _plan(cases, _reusable(settings, embedder, full), settings, full, _cache(settings, embedder, full))
         report.dry_run, report.seconds = True, time.perf_counter() - started
         return report
     with store.build_lock(settings.index_dir):
         store.remove_stale_temp(settings.index_dir)
         previous = _reusable(settings, embedder, full)
-        report = _plan(cases, previous, settings, full)
+        cache = _cache(settings, embedder)
+        report = _plan(cases, previous, settings, full, None if full else cache)
         if previous is not None and _up_to_date(previous, report):
             report.version, report.seconds, report.embedded = previous.version, time.perf_counter() - started, 0
             report.warnings.append("案例没有变化，索引已是最新，未发布新版本（需要时用 --full 强制重建）")
             return report
-        say(f"生成向量（{len(report.added) + len(report.changed)} 个新增或修改的案例）")
-        data = _assemble(cases, previous, report, settings, embedder, progress)
+        say(f"生成向量（{report.embedded} 个片段需要嵌入，{report.cached} 个取自向量缓存）")
+        data = _assemble(cases, previous, report, settings, embedder, progress, cache, full)
         say("写入新索引版本")
         folder = store.write_version(settings.index_dir, data)
         say("检查新索引（按标题检索每个案例，以及 checks.jsonl）")
-        report.warnings += _verify(folder, embedder, settings.knowledge_dir, _titles_to_check(report))
+        report.warnings += _verify(folder, embedder, settings.knowledge_dir, _titles_to_check(report), strict)
         say("发布新索引")
         store.publish(settings.index_dir, data.version)
+        report.warnings += _tidy_cache(cache, data.chunks)
     report.version, report.seconds = data.version, time.perf_counter() - started
     return report
+
+
+def _cache(settings: Settings, embedder: Embedder, skip: bool = False) -> VectorCache | None:
+    """This model's vector cache under the index folder (None when ``skip``: ``--full`` reads no old vectors)."""
+    if skip:
+        return None
+    return VectorCache(settings.index_dir, embedder.name, embedder.dim, fingerprint(embedder))
+
+
+def _tidy_cache(cache: VectorCache | None, chunks: list[Chunk]) -> list[str]:
+    """Merge the cache's shards, keeping the passages now published; a failure here costs nothing but space."""
+    if cache is None:
+        return []
+    try:
+        cache.keep_only([*(embedding_text(c) for c in chunks), *background_passages()])
+    except OSError as exc:
+        return [f"向量缓存整理失败（不影响已发布的索引）：{exc}"]
+    return []
 
 
 def _quiet(message: str) -> None:
@@ -129,7 +158,9 @@ def _reusable(settings: Settings, embedder: Embedder, full: bool) -> store.Index
     return data
 
 
-def _plan(cases: list[Case], previous: store.IndexData | None, settings: Settings, full: bool) -> BuildReport:
+def _plan(
+    cases: list[Case], previous: store.IndexData | None, settings: Settings, full: bool, cache: VectorCache | None
+) -> BuildReport:
     old: dict[str, str] = previous.manifest["cases"] if previous else {}
     report = BuildReport(full=full or previous is None, cases=len(cases))
     for case in cases:
@@ -145,7 +176,9 @@ def _plan(cases: list[Case], previous: store.IndexData | None, settings: Setting
     chunks = chunk_cases(cases, settings.chunk_size, settings.chunk_overlap)
     report.chunks_after = len(chunks)
     seen = {embedding_text(c) for c in previous.chunks} if previous else set()
-    report.embedded = sum(embedding_text(c) not in seen for c in chunks)  # what a build would embed
+    new = {embedding_text(c) for c in chunks} - seen
+    report.cached = len(cache.known(new)) if cache is not None else 0
+    report.embedded = len(new) - report.cached  # what a build would embed
     return report
 
 
@@ -166,9 +199,13 @@ def _assemble(
     settings: Settings,
     embedder: Embedder,
     progress: bool,
+    cache: VectorCache | None,
+    full: bool,
 ) -> store.IndexData:
     chunks = chunk_cases(cases, settings.chunk_size, settings.chunk_overlap)
-    vectors, report.embedded = _vectors(chunks, previous, embedder, progress)
+    embed_started = time.perf_counter()
+    vectors, report.embedded, report.cached = _vectors(chunks, previous, embedder, progress, cache, full)
+    report.embed_seconds = time.perf_counter() - embed_started
     version = _version_id()
     manifest: dict[str, Any] = {
         "format_version": store.FORMAT_VERSION,
@@ -182,50 +219,77 @@ def _assemble(
         "background": _digest(background_passages()),
     }
     data = store.IndexData(manifest, vectors, chunks, [c.meta() for c in cases], figures_for(chunks), version)
-    data.background = _background(previous, manifest["background"], embedder)
+    data.background = _background(previous, manifest["background"], embedder, cache, full)
     data.glossary = build_glossary(normalise(c.text) for c in chunks)
     return data
 
 
 def _vectors(
-    chunks: list[Chunk], previous: store.IndexData | None, embedder: Embedder, progress: bool
-) -> tuple[np.ndarray, int]:
+    chunks: list[Chunk],
+    previous: store.IndexData | None,
+    embedder: Embedder,
+    progress: bool,
+    cache: VectorCache | None,
+    full: bool,
+) -> tuple[np.ndarray, int, int]:
     """Reuse every vector whose exact input text was embedded before; embed the rest.
 
     Keyed on the text the model saw (title and unit included), so an unchanged
     case costs nothing and an edited case re-embeds only the passages that changed.
+    Returns the vectors, how many passages were embedded and how many came from the cache.
     """
     old = {embedding_text(c): i for i, c in enumerate(previous.chunks)} if previous else {}
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    todo = []
+    todo: dict[str, list[int]] = {}
+    cached = 0
     for i, chunk in enumerate(chunks):
-        row = old.get(embedding_text(chunk))
+        text = embedding_text(chunk)
+        row = old.get(text)
+        hit = None if full or cache is None or row is not None else cache.get(text)
         if previous is not None and row is not None:
             vectors[i] = previous.vectors[row]
+        elif hit is not None:
+            vectors[i], cached = hit, cached + 1
         else:
-            todo.append(i)
-    fresh = _embed([embedding_text(chunks[i]) for i in todo], embedder, progress)
-    for row, i in enumerate(todo):
-        vectors[i] = fresh[row]
-    return vectors, len(todo)
+            todo.setdefault(text, []).append(i)
+    texts = list(todo)
+    fresh = _embed(texts, embedder, progress, cache)
+    for text, row in zip(texts, fresh, strict=True):
+        vectors[todo[text]] = row
+    return vectors, len(texts), cached
 
 
-def _background(previous: store.IndexData | None, digest: str, embedder: Embedder) -> np.ndarray:
-    """The off-topic baseline vectors, reused while the background text is unchanged."""
+def _background(
+    previous: store.IndexData | None, digest: str, embedder: Embedder, cache: VectorCache | None, full: bool
+) -> np.ndarray:
+    """The off-topic baseline vectors, reused while the background text is unchanged (or all of them are cached)."""
     if previous is not None and previous.manifest.get("background") == digest and len(previous.background):
         return previous.background
-    return embedder.embed_passages(background_passages())
+    texts = background_passages()
+    hits = [] if full or cache is None else [cache.get(t) for t in texts]
+    if hits and all(h is not None for h in hits):
+        return np.stack(hits)  # type: ignore[arg-type]
+    vectors = embedder.embed_passages(texts)  # one call, as a build without a cache makes it
+    if cache is not None:
+        cache.add(texts, vectors)
+    return vectors
 
 
 def _digest(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
-def _embed(texts: Sequence[str], embedder: Embedder, progress: bool) -> np.ndarray:
+def _embed(texts: Sequence[str], embedder: Embedder, progress: bool, cache: VectorCache | None) -> np.ndarray:
+    """Embed in batches; each batch goes into the cache as soon as it is done (tqdm shows passages/s and ETA)."""
     parts = []
-    batches = range(0, len(texts), BATCH)
-    for start in tqdm(batches, desc="嵌入", unit="批", disable=not progress or not texts):
-        parts.append(embedder.embed_passages(texts[start : start + BATCH]))
+    with tqdm(total=len(texts), desc="嵌入", unit="段", disable=not progress or not texts) as bar:
+        for start in range(0, len(texts), BATCH):
+            batch = texts[start : start + BATCH]
+            vectors = embedder.embed_passages(batch)
+            if cache is not None:
+                cache.add(batch, vectors)
+            parts.append(vectors)
+            bar.update(len(batch))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
@@ -242,17 +306,24 @@ def _titles_to_check(report: BuildReport) -> set[str] | None:
     return set(report.added) | set(report.changed) | set(sample)
 
 
-def _verify(folder: Path, embedder: Embedder, knowledge_dir: Path, titles: set[str] | None) -> list[str]:
-    """Load the new version back from disk and check it; a failure discards it and raises."""
+def _verify(folder: Path, embedder: Embedder, knowledge_dir: Path, titles: set[str] | None, strict: bool) -> list[str]:
+    """Load the new version back from disk and check it; errors discard it and raise, warnings are returned."""
     try:
         retriever = Retriever(store.load_dir(folder), embedder)
     except QAError as exc:
         _discard(folder, [f"新索引无法加载：{exc.user_message}"])
-    failures = _check_titles(retriever, titles)
-    golden_failures, warnings = _check_golden(retriever, knowledge_dir / "checks.jsonl")
-    if failures + golden_failures:
-        _discard(folder, failures + golden_failures)
-    return warnings
+    golden = knowledge_dir / "checks.jsonl"
+    guarded = _golden_cases(golden)
+    errors, warnings = [], []
+    for case_id, message in _check_titles(retriever, titles):
+        if strict or case_id in guarded:
+            errors.append(message)
+        else:
+            warnings.append(f"{message}（仍已发布；用 --strict 或在 checks.jsonl 为它加检查问题，可让此项阻止发布）")
+    golden_failures, golden_warnings = _check_golden(retriever, golden)
+    if errors + golden_failures:
+        _discard(folder, errors + golden_failures)
+    return warnings + golden_warnings
 
 
 def _discard(folder: Path, failures: list[str]) -> NoReturn:
@@ -261,8 +332,9 @@ def _discard(folder: Path, failures: list[str]) -> NoReturn:
     raise IndexCheckFailed(f"{len(failures)} check(s) failed", f"新索引未通过检查，仍使用旧索引：\n{detail}")
 
 
-def _check_titles(retriever: Retriever, only: set[str] | None) -> list[str]:
-    failures = []
+def _check_titles(retriever: Retriever, only: set[str] | None) -> list[tuple[str, str]]:
+    """(case id, message) for each case its own title does not retrieve in the top 3."""
+    misses = []
     cases = [c for c in retriever.cases.values() if only is None or c.id in only]
     for start in range(0, len(cases), BATCH):
         batch = cases[start : start + BATCH]
@@ -270,8 +342,21 @@ def _check_titles(retriever: Retriever, only: set[str] | None) -> list[str]:
         for case in batch:
             found = {h.chunk.case_id for h in retriever.search(case.title, k=3)}
             if case.id not in found:
-                failures.append(f"案例 {case.id} 无法通过其标题“{case.title}”检索到")
-    return failures
+                misses.append((case.id, f"案例 {case.id} 无法通过其标题“{case.title}”检索到"))
+    return misses
+
+
+def _golden_cases(path: Path) -> set[str]:
+    """The cases the editors' golden questions expect: their title check is an error, not a warning."""
+    if not path.exists():
+        return set()
+    expected = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            expected.add(str(json.loads(line)["expect_case"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # reported by _check_golden
+    return expected
 
 
 def _check_golden(retriever: Retriever, path: Path) -> tuple[list[str], list[str]]:

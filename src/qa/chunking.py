@@ -54,8 +54,8 @@ def chunk_id(case_id: str, paragraph: int, text: str) -> str:
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What the model sees: the title gives a bare figure its case context."""
-    return f"{chunk.title}（{chunk.unit}）：{chunk.text}"
+    """What the model sees: the title (and unit, where the case has one) gives a bare figure its case context."""
+    return f"{chunk.title}（{chunk.unit}）：{chunk.text}" if chunk.unit else f"{chunk.title}：{chunk.text}"
 
 
 def _chunk(case: Case, paragraph: int, start: int, text: str) -> Chunk:

@@ -42,8 +42,13 @@ def main() -> None:
 @click.option("--full", is_flag=True, help="全部重新嵌入，不复用旧向量")
 @click.option("--dry-run", is_flag=True, help="只显示将会发生的变化，不写入")
 @click.option("--rollback", is_flag=True, help="切回上一个索引版本")
+@click.option(
+    "--strict", is_flag=True, default=None, help="案例无法通过标题检索到时不发布（默认只提示；QA_STRICT_BUILD）"
+)
 @friendly_errors
-def index_cmd(knowledge_dir: Path | None, index_dir: Path | None, full: bool, dry_run: bool, rollback: bool) -> None:
+def index_cmd(
+    knowledge_dir: Path | None, index_dir: Path | None, full: bool, dry_run: bool, rollback: bool, strict: bool | None
+) -> None:
     """构建或增量更新索引。"""
     settings = Settings.from_env(knowledge_dir=knowledge_dir, index_dir=index_dir)
     if rollback:
@@ -54,22 +59,31 @@ def index_cmd(knowledge_dir: Path | None, index_dir: Path | None, full: bool, dr
     from .build import build_index
     from .embedding import load_embedder
 
-    report = build_index(settings, load_embedder(settings), full=full, dry_run=dry_run)
+    report = build_index(settings, load_embedder(settings), full=full, dry_run=dry_run, strict=strict or None)
     click.echo(format_report(report.to_dict()))
+
+
+MAX_WARNINGS_SHOWN = 20
 
 
 def format_report(r: dict[str, Any]) -> str:
     mode = "预演（未写入）" if r["dry_run"] else ("全量构建" if r["full"] else "增量构建")
+    speed = r.get("embed_seconds", 0.0)
+    rate = f"（{r['embedded'] / speed:.1f} 段/秒）" if r["embedded"] and speed else ""
+    cached = f"，{r['cached']} 个取自向量缓存" if r.get("cached") else ""
     lines = [
         f"{mode}：{r['cases']} 个案例，片段 {r['chunks_before']} → {r['chunks_after']}，"
-        f"嵌入 {r['embedded']} 个片段，用时 {r['seconds']:.1f} 秒",
+        f"嵌入 {r['embedded']} 个片段{rate}{cached}，用时 {r['seconds']:.1f} 秒",
         f"  新增：{', '.join(r['added']) or '无'}",
         f"  修改：{', '.join(r['changed']) or '无'}",
         f"  删除：{', '.join(r['removed']) or '无'}",
     ]
     if r["version"]:
         lines.append(f"  索引版本：{r['version']}")
-    lines += [f"  提示：{w}" for w in r["warnings"]]
+    warnings = r["warnings"]
+    lines += [f"  提示：{w}" for w in warnings[:MAX_WARNINGS_SHOWN]]
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        lines.append(f"  ……另有 {len(warnings) - MAX_WARNINGS_SHOWN} 条提示未列出")
     return "\n".join(lines)
 
 
@@ -89,7 +103,8 @@ def ask(question: str, as_json: bool) -> None:
     if reply.citations:
         click.echo("\n来源：")
     for c in reply.citations:
-        click.echo(f"[{c.n}] {c.title}（{c.unit}）第 {c.paragraph} 段：{c.text}")
+        unit = f"（{c.unit}）" if c.unit else ""
+        click.echo(f"[{c.n}] {c.title}{unit}第 {c.paragraph} 段：{c.text}")
 
 
 @main.command()

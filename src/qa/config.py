@@ -71,6 +71,8 @@ class Settings:
     threads: int = 2
     # How often the server looks for a newly published index version; 0 turns the watcher off.
     reload_seconds: float = 2.0
+    # A case not found by its own title blocks publishing (otherwise it is a warning); `qa index --strict`.
+    strict_build: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -93,6 +95,7 @@ class Settings:
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 500),
             threads=_env_int("QA_THREADS", 2),
             reload_seconds=_env_float("QA_RELOAD_SECONDS", 2.0),
+            strict_build=_env_bool("QA_STRICT_BUILD", False),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings  # type: ignore[arg-type]

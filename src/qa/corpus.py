@@ -19,17 +19,33 @@ import yaml
 from .errors import CorpusError, FileProblem, InvalidUpload
 from .models import Case
 
-LEVELS = ("市级", "区", "县")
+# The schema, as knowledge/README.md states it (tests/test_corpus.py checks the two agree).
+REQUIRED = ("id", "title")
+OPTIONAL = ("unit", "region", "level", "rank", "source", "aliases")
+# Longest value accepted per field: titles are a line of the article, the rest a short label.
+MAX_CHARS = {"id": 64, "title": 200, "unit": 100, "region": 100, "level": 20, "source": 100}
+MAX_EXTRA_CHARS = 200
+MAX_ALIASES, MAX_ALIAS_CHARS = 20, 50
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Files an editor keeps beside the cases that are not cases themselves.
 NOT_CASES = {"README.md", "checks.jsonl"}
 # An uploaded file's name: "NN-id.md" and nothing else, so it can never leave knowledge/.
-UPLOAD_NAME = re.compile(r"^(\d{2})-([a-z0-9][a-z0-9-]{0,63})\.md$")
+UPLOAD_NAME = re.compile(r"(\d{2})-([a-z0-9][a-z0-9-]{0,63})\.md")  # always used with fullmatch
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.S)
 
 
 class _Invalid(Exception):
     """Internal: one file's problem, turned into a FileProblem by the caller."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without YAML aliases: ``*a`` repeated inside ``*b`` turns a few hundred bytes into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "不允许使用 YAML 别名（*名称）", mark)
+        return super().compose_node(parent, index)
 
 
 def load_cases(knowledge_dir: Path) -> list[Case]:
@@ -82,7 +98,7 @@ def check_upload(knowledge_dir: Path, name: str, text: str) -> Case:
         case = parse_case_text(text, name)
     except _Invalid as exc:
         raise InvalidUpload([*problems, FileProblem(shown, str(exc))]) from None
-    match = UPLOAD_NAME.match(name)
+    match = UPLOAD_NAME.fullmatch(name)
     if match:
         problems += [FileProblem(name, p) for p in _name_matches_case(match, case)]
     problems += _id_taken(knowledge_dir, name, case.id)
@@ -117,7 +133,7 @@ def save_upload(knowledge_dir: Path, name: str, text: str) -> Case:
 
 
 def _name_problems(name: str) -> list[str]:
-    if UPLOAD_NAME.match(name):
+    if UPLOAD_NAME.fullmatch(name):
         return []
     if "/" in name or "\\" in name or ".." in name:
         return ["文件名不能包含目录或“..”"]
@@ -155,9 +171,11 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         raise _Invalid("缺少 YAML 头信息（文件应以 --- 开头，并以 --- 结束头信息）")
     try:
-        meta = yaml.safe_load(match.group(1))
+        meta = yaml.load(match.group(1), Loader=_NoAliasLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise _Invalid(f"YAML 头信息格式错误：{_short_yaml_error(exc)}") from exc
+    except RecursionError as exc:  # hundreds of nested "[": a problem in the file, not a crash
+        raise _Invalid("YAML 头信息嵌套过深") from exc
     if not isinstance(meta, dict):
         raise _Invalid("YAML 头信息必须是“键: 值”形式")
     return meta, normalise_body(match.group(2))
@@ -173,31 +191,62 @@ def _build_case(meta: dict[str, Any], body: str, path: Path | str, digest: str) 
     case_id = _required(meta, "id")
     if not ID_PATTERN.match(case_id):
         raise _Invalid(f"id “{case_id}”无效：只能用小写英文字母、数字和连字符")
-    level = _required(meta, "level")
-    if level not in LEVELS:
-        raise _Invalid(f"level “{level}”无效：只能是 {'、'.join(LEVELS)}")
+    title = _required(meta, "title")
     if not body:
         raise _Invalid("正文为空")
     return Case(
         id=case_id,
-        title=_required(meta, "title"),
-        unit=_required(meta, "unit"),
-        region=str(meta.get("region") or ""),
-        level=level,
+        title=title,
+        unit=_optional(meta, "unit"),
+        region=_optional(meta, "region"),
+        level=_optional(meta, "level"),
         rank=_rank(meta.get("rank")),
-        source=str(meta.get("source") or ""),
+        source=_optional(meta, "source"),
         body=body,
         path=str(path),
         content_hash=digest,
         aliases=_aliases(meta.get("aliases")),
+        fields=_extra_fields(meta),
     )
 
 
-def _required(meta: dict[str, Any], key: str) -> str:
+def _scalar(meta: dict[str, Any], key: str, limit: int) -> str:
+    """A field's value as text: a string or a number, no longer than ``limit``."""
     value = meta.get(key)
-    if value is None or not str(value).strip():
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple, set)):
+        raise _Invalid(f"{key} 应为一段文字，不能是列表或键值对")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise _Invalid(f"{key} 过长（{len(text)} 字，最多 {limit} 字）")
+    return text
+
+
+def _required(meta: dict[str, Any], key: str) -> str:
+    text = _scalar(meta, key, MAX_CHARS[key])
+    if not text:
         raise _Invalid(f"缺少 {key}")
-    return str(value).strip()
+    return text
+
+
+def _optional(meta: dict[str, Any], key: str) -> str:
+    return _scalar(meta, key, MAX_CHARS[key])
+
+
+def _extra_fields(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Fields the schema does not name, kept in file order (shown with the case, never interpreted)."""
+    extra = []
+    for key in meta:
+        name = str(key).strip()
+        if name in REQUIRED or name in OPTIONAL:
+            continue
+        if not name or len(name) > 30:
+            raise _Invalid(f"字段名“{name[:30]}”无效：应为 1–30 个字符")
+        value = _scalar(meta, key, MAX_EXTRA_CHARS)
+        if value:
+            extra.append((name, value))
+    return tuple(extra)
 
 
 def _rank(value: Any) -> int | None:
@@ -213,9 +262,12 @@ def _aliases(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list):
+    if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
         raise _Invalid("aliases 应为字符串列表")
-    return tuple(str(v).strip() for v in value if str(v).strip())
+    aliases = tuple(str(v).strip() for v in value if str(v).strip())
+    if len(aliases) > MAX_ALIASES or any(len(a) > MAX_ALIAS_CHARS for a in aliases):
+        raise _Invalid(f"aliases 过多或过长（最多 {MAX_ALIASES} 个，每个最多 {MAX_ALIAS_CHARS} 字）")
+    return aliases
 
 
 def _duplicate_ids(cases: list[Case]) -> list[FileProblem]:

@@ -8,7 +8,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Case:
-    """One practice (or the overview) as read from ``knowledge/<file>.md``."""
+    """One practice (or the overview) as read from ``knowledge/<file>.md``.
+
+    Only ``id`` and ``title`` are required in a file; an absent ``unit``, ``region``,
+    ``level`` or ``source`` is "". ``fields`` keeps any other front-matter field.
+    """
 
     id: str
     title: str
@@ -21,6 +25,7 @@ class Case:
     path: str
     content_hash: str
     aliases: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def paragraphs(self) -> list[str]:
@@ -31,6 +36,7 @@ class Case:
         data = asdict(self)
         data.pop("body")
         data["aliases"] = list(self.aliases)
+        data["fields"] = dict(self.fields)
         return data
 
 
