@@ -87,6 +87,23 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--split", is_flag=True, help="把含编号案例（1.… 2.…）的文章拆成总述和每个案例各一个文件")
+@click.option("--dry-run", is_flag=True, help="只显示将写入的文件和推测的字段，不写入")
+@click.option("--knowledge", "knowledge_dir", type=click.Path(path_type=Path), help="案例目录（默认 knowledge/）")
+@friendly_errors
+def import_cmd(paths: tuple[Path, ...], split: bool, dry_run: bool, knowledge_dir: Path | None) -> None:
+    """把网页（.html）、Word（.docx）、PDF、.txt、.md 导入为案例文件。"""
+    from .importing import describe, plan_import, write_import
+
+    target = Settings.from_env(knowledge_dir=knowledge_dir).knowledge_dir
+    proposals = plan_import(list(paths), target, split=split)
+    if not dry_run:
+        write_import(target, proposals)
+    click.echo(describe(proposals, dry_run))
+
+
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")

@@ -87,6 +87,14 @@ def parse_case_text(text: str, name: str = "upload.md") -> Case:
     return _build_case(meta, body, name, digest)
 
 
+def checked_case_text(text: str, name: str) -> Case:
+    """``parse_case_text``, raising CorpusError (the public error) for an invalid file."""
+    try:
+        return parse_case_text(text, name)
+    except _Invalid as exc:
+        raise CorpusError([FileProblem(name, str(exc))]) from None
+
+
 def check_upload(knowledge_dir: Path, name: str, text: str) -> Case:
     """An uploaded case, checked as a build would and against the files already there.
 
@@ -108,15 +116,20 @@ def check_upload(knowledge_dir: Path, name: str, text: str) -> Case:
 
 
 def save_upload(knowledge_dir: Path, name: str, text: str) -> Case:
-    """Check an uploaded case, then write it to ``knowledge_dir/name`` atomically.
+    """Check an uploaded case, then write it to ``knowledge_dir/name`` atomically."""
+    case = check_upload(knowledge_dir, name, text)
+    if (knowledge_dir / name).parent.resolve() != knowledge_dir.resolve():  # the name pattern already forbids this
+        raise InvalidUpload([FileProblem(name, "文件名不能包含目录")])
+    write_case_file(knowledge_dir, name, text)
+    return case
+
+
+def write_case_file(knowledge_dir: Path, name: str, text: str) -> None:
+    """Write ``knowledge_dir/name`` atomically (uploads and ``qa import``).
 
     The temporary file starts with "." so a build running meanwhile skips it, and
     ``os.replace`` means a build sees the old file or the new one, never half of one.
     """
-    case = check_upload(knowledge_dir, name, text)
-    target = knowledge_dir / name
-    if target.parent.resolve() != knowledge_dir.resolve():  # the name pattern already forbids this
-        raise InvalidUpload([FileProblem(name, "文件名不能包含目录")])
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=knowledge_dir)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -124,12 +137,11 @@ def save_upload(knowledge_dir: Path, name: str, text: str) -> Case:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other editors' accounts
-        os.replace(tmp, target)
+        os.replace(tmp, knowledge_dir / name)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return case
 
 
 def _name_problems(name: str) -> list[str]:
@@ -154,16 +166,27 @@ def _id_taken(knowledge_dir: Path, name: str, case_id: str) -> list[FileProblem]
     """Another file already uses this id (replacing the same file is an edit, not a clash)."""
     if not knowledge_dir.is_dir():
         return [FileProblem(str(knowledge_dir), "知识库目录不存在")]
-    for path in sorted(knowledge_dir.glob("*.md")):
-        if path.name == name or path.name in NOT_CASES:
+    other = case_ids(knowledge_dir, skip=name).get(case_id)
+    return [FileProblem(name, f"id “{case_id}”已被 {other} 使用")] if other else []
+
+
+def case_ids(knowledge_dir: Path, skip: str = "") -> dict[str, str]:
+    """Id → file name of every readable case file in ``knowledge_dir``."""
+    found: dict[str, str] = {}
+    for case in readable_cases(knowledge_dir, skip):
+        found.setdefault(case.id, Path(case.path).name)
+    return found
+
+
+def readable_cases(knowledge_dir: Path, skip: str = "") -> list[Case]:
+    """Every case file in ``knowledge_dir`` that parses (broken files are the build's to report)."""
+    cases = []
+    for path in sorted(knowledge_dir.glob("*.md")) if knowledge_dir.is_dir() else []:
+        if path.name == skip or path.name in NOT_CASES or path.name.startswith("."):
             continue
-        try:
-            other = parse_case_file(path).id
-        except _Invalid:
-            continue  # a broken neighbour is the build's to report, not this upload's
-        if other == case_id:
-            return [FileProblem(name, f"id “{case_id}”已被 {path.name} 使用")]
-    return []
+        with contextlib.suppress(_Invalid, OSError):
+            cases.append(parse_case_file(path))
+    return cases
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:

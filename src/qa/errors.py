@@ -140,3 +140,12 @@ class InvalidUpload(CorpusError):
         super().__init__(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         self.user_message = f"文件未保存：\n{lines}"
+
+
+class ImportFailed(CorpusError):
+    """``qa import`` found problems (unreadable documents, invalid or clashing case files); nothing was written."""
+
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
+        super().__init__(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        self.user_message = f"导入未完成，什么都没有写入：\n{lines}"
