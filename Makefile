@@ -46,4 +46,4 @@ bench: index
 	$(BIN)/python bench/build_bench.py
 
 clean:
-	rm -rf $(VENV) index/current index/versions index/previous
+	rm -rf $(VENV) index/current index/versions index/previous index/embeddings
