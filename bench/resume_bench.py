@@ -52,6 +52,8 @@ def main() -> None:
             child.kill()
             child.wait()
             print(f"first build killed after {args.kill_after:.0f} s")
+        shards = list((Path(tmp) / "index" / "embeddings").glob("*/*.npz"))
+        print(f"vector cache after the first build: {len(shards)} shard file(s)")
         retry = subprocess.run([str(QA), "index"], env=env, capture_output=True, text=True, check=False)
         print(f"retry (exit {retry.returncode}):")
         print("\n".join(line for line in retry.stdout.splitlines() if "新增" not in line))
