@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -12,6 +13,9 @@ from qa.assistant import Assistant
 from qa.build import build_index
 from qa.config import Settings
 from qa.embedding import HashingEmbedder
+
+if TYPE_CHECKING:
+    from tests.browser import PageOpener
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
@@ -62,3 +66,25 @@ def write_case(folder: Path, name: str, case_id: str, title: str, body: str, **e
     path = folder / name
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+# ---- browser tests (tests/browser.py is the harness) ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole session (skipped without /usr/bin/chromium)."""
+    from tests.browser import launch
+
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[PageOpener]:
+    """``open_page(url, network=None, width=1280, height=900)``: a page in a fresh context, closed after the test."""
+    from tests.browser import PageOpener
+
+    opener = PageOpener(browser)
+    yield opener
+    opener.close()

@@ -10,34 +10,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 from playwright.sync_api import expect
+from tests.browser import Network, PageOpener
 from tests.test_admin import NEW_CASE, TOKEN
 from tests.webapp import Live, build_web_index, live_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-class Network:
-    """Every URL the page asked for; anything not on 127.0.0.1 is refused (an air gap)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.refused: list[str] = []
-
-    def route(self, route: Any) -> None:
-        url = route.request.url
-        self.seen.append(url)
-        if urlparse(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            self.refused.append(url)
-            route.abort()
 
 
 @pytest.fixture
@@ -49,26 +30,13 @@ def live(tmp_path: Path) -> Iterator[Live]:
 
 
 @pytest.fixture
-def page(live: Live) -> Iterator[tuple[Any, Network, list[str]]]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(locale="zh-CN")
-        network, console = Network(), []
-        context.route("**/*", network.route)
-        tab = context.new_page()
-        tab.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        tab.goto(live.url + "admin")
-        yield tab, network, console
-        context.close()
-        browser.close()
+def page(open_page: PageOpener, live: Live) -> tuple[Any, Network]:
+    network = Network()
+    return open_page(live.url + "admin", network), network
 
 
-def test_editor_uploads_previews_saves_and_rebuilds(page: tuple[Any, Network, list[str]], live: Live) -> None:
-    tab, network, console = page
+def test_editor_uploads_previews_saves_and_rebuilds(page: tuple[Any, Network], live: Live) -> None:
+    tab, network = page
     assert tab.title() == "知识库管理"
 
     tab.fill("#token", "wrong")
@@ -106,6 +74,6 @@ def test_editor_uploads_previews_saves_and_rebuilds(page: tuple[Any, Network, li
     tab.wait_for_selector("#preview-out .problems")
     assert "缺少 YAML 头信息" in tab.inner_text("#preview-out")
 
-    assert network.seen and not network.refused, network.refused
+    assert network.air_gapped, network.refused
     # Errors are only the expected 401 of the wrong token; nothing the CSP refused.
-    assert not [c for c in console if "Content Security Policy" in c or "Refused" in c], console
+    assert not [c for c in network.console if "Content Security Policy" in c or "Refused" in c], network.console

@@ -10,22 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
+from tests.browser import Network, PageOpener
 from tests.webapp import Live, build_web_index, live_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
 ANSWERS = "#qa-chat .qa-answer"
 
@@ -36,58 +27,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-class Network:
-    """Every URL the page asked for; anything not on 127.0.0.1 is recorded and refused (an air gap)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.refused: list[str] = []
-
-    def route(self, route: Any) -> None:
-        url = route.request.url
-        self.seen.append(url)
-        if is_local(url):
-            route.continue_()
-        else:
-            self.refused.append(url)
-            route.abort()
-
-
-def is_local(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme in {"data", "blob", "about"} or parsed.hostname == "127.0.0.1"
-
-
 @pytest.fixture
-def open_page(browser: Any, live: Live) -> Iterator[Callable[[Network, int, int], Any]]:
-    """Opens the chat in a fresh browser context (zh-CN, like the users); closes them after the test."""
-    contexts: list[Any] = []
+def open_chat(open_page: PageOpener, live: Live) -> Callable[[Network, int, int], Any]:
+    """Opens the chat (zh-CN, like the users) and waits for its question box."""
 
     def opener(network: Network, width: int, height: int) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-        contexts.append(context)
-        context.route("**/*", network.route)
-        context.on("request", lambda request: network.seen.append(request.url))  # also what routing does not see
-        page = context.new_page()
-        page.goto(live.url)
+        page = open_page(live.url, network, width, height)
         page.wait_for_selector("#qa-box textarea", timeout=30_000)
         return page
 
-    yield opener
-    for context in contexts:
-        context.close()  # open event streams would otherwise hold up the server's shutdown
+    return opener
 
 
 def ask(page: Any, question: str) -> Any:
@@ -113,9 +62,9 @@ def logged(live: Live) -> list[dict[str, Any]]:
     return live.qlog.rows()
 
 
-def test_chat_with_sources_feedback_and_follow_up(open_page: Callable[..., Any], live: Live) -> None:
+def test_chat_with_sources_feedback_and_follow_up(open_chat: Callable[..., Any], live: Live) -> None:
     network = Network()
-    page = open_page(network, 1280, 900)
+    page = open_chat(network, 1280, 900)
     assert page.title() == "重庆政法改革最佳实践问答"
     assert "每个回答都标注出处" in page.inner_text("#qa-header")
 
@@ -147,13 +96,12 @@ def test_chat_with_sources_feedback_and_follow_up(open_page: Callable[..., Any],
     second.locator("details.qa-sources summary").click()
     assert second.locator("mark").count() == 1
 
-    assert network.seen and not network.refused, network.refused
-    assert all(is_local(url) for url in network.seen)
+    assert network.air_gapped, network.refused
 
 
-def test_markup_in_questions_and_cases_shows_as_text(open_page: Callable[..., Any]) -> None:
+def test_markup_in_questions_and_cases_shows_as_text(open_chat: Callable[..., Any]) -> None:
     network = Network()
-    page = open_page(network, 1280, 900)
+    page = open_chat(network, 1280, 900)
     answer = ask(page, "测试桥注册人数有多少？<img src=x onerror=window.__xss=3>")
     answer.locator("details.qa-sources summary").click()
     assert "<img src=x onerror=window.__xss=1>" in answer.locator(".qa-text").inner_text()
@@ -166,9 +114,9 @@ def test_markup_in_questions_and_cases_shows_as_text(open_page: Callable[..., An
     assert not network.refused
 
 
-def test_bad_input_clear_and_phone_width(open_page: Callable[..., Any]) -> None:
+def test_bad_input_clear_and_phone_width(open_chat: Callable[..., Any]) -> None:
     network = Network()
-    page = open_page(network, 390, 844)
+    page = open_chat(network, 390, 844)
     page.fill("#qa-box textarea", "   ")
     page.click("#qa-send")
     page.get_by_text("问题不能为空").first.wait_for(timeout=10_000)

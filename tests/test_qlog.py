@@ -108,11 +108,53 @@ def test_report_lists_unanswered_disliked_and_daily_counts(qlog: QuestionLog) ->
     qlog.feedback(qlog.log(**entry()), True)
     assert qlog.flush()
     report = qlog.report(limit=10)
-    unanswered, disliked_part, daily = report.split("\n\n")
+    unanswered, disliked_part, _channels, daily = report.split("\n\n")
     assert "未答出" in unanswered
     assert unanswered.index("3 次  今天天气怎么样？") < unanswered.index("1 次  火星上有法院吗？")
     assert "荣昌调解室有多少间？" in disliked_part and QUESTION not in disliked_part
     assert "提问     6" in daily and "未答出    4" in daily and "赞    1" in daily and "踩    1" in daily
+
+
+def test_report_shows_the_widget_and_the_chat_apart(qlog: QuestionLog) -> None:
+    widget = [qlog.log(**entry(channel="widget", session_id="w-0123")) for _ in range(3)]
+    chat = qlog.log(**entry("荣昌调解室有多少间？", channel="chat", session_id="abc"))
+    qlog.log(**entry("今天天气怎么样？", grounded=False, channel="api"))
+    qlog.feedback(widget[0], True)
+    qlog.feedback(widget[1], False)
+    qlog.feedback(chat, False)
+    assert qlog.flush()
+    assert [r["channel"] for r in qlog.rows()] == ["widget"] * 3 + ["chat", "api"]
+    _, disliked, channels, _ = qlog.report().split("\n\n")
+    assert "门户小窗口：提问 3，未答出 0，赞 1，踩 1" in channels
+    assert "聊天页面：提问 1，未答出 0，赞 0，踩 1" in channels
+    assert "REST 接口：提问 1，未答出 1，赞 0，踩 0" in channels
+    assert "[门户小窗口] 问：" in disliked and "[聊天页面] 问：荣昌调解室有多少间？" in disliked
+
+
+def test_a_log_from_before_channels_gains_the_column_and_widget_rows_are_recognised(tmp_path: Path) -> None:
+    """Old rows have no channel; the widget's session ids ("w-…") still tell its rows apart in the report."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE questions (id TEXT PRIMARY KEY, asked_at TEXT NOT NULL, session_id TEXT, question TEXT NOT NULL,"
+        " query TEXT, answer TEXT, case_ids TEXT, grounded INTEGER, latency_ms REAL, feedback INTEGER,"
+        " feedback_at TEXT, ip TEXT)"
+    )
+    conn.execute(
+        "INSERT INTO questions VALUES ('a', '2026-01-01T00:00:00', 'w-01', 'q', 'q', 'a', '[]', 1, 1, -1, NULL, NULL)"
+    )
+    conn.execute(
+        "INSERT INTO questions VALUES ('b', '2026-01-01T00:00:01', 'xyz', 'q', 'q', 'a', '[]', 1, 1, NULL, NULL, NULL)"
+    )
+    conn.commit()
+    conn.close()
+    old = QuestionLog(path)
+    assert "门户小窗口：提问 1，未答出 0，赞 0，踩 1" in old.report()  # read before the writer ever ran
+    assert "未记录：提问 1" in old.report()
+    old.log(**entry(channel="chat"))
+    assert old.flush()
+    assert [r["channel"] for r in old.rows()] == [None, None, "chat"]
+    old.close()
 
 
 def test_report_limit_and_empty_sections(qlog: QuestionLog) -> None:

@@ -16,8 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from tests.test_browser import ARGS, CHROMIUM, Network, is_local
+from playwright.sync_api import expect
+from tests.browser import Network, PageOpener
 from tests.webapp import Live, build_web_index, free_port, live_server
 
 pytestmark = pytest.mark.browser
@@ -31,14 +33,6 @@ BUBBLE = f"{HOST} .qa-bubble"
 PANEL = f"{HOST} .qa-panel"
 FRAME = f"{HOST} iframe.qa-frame"
 ANSWERS = ".qa-answer"
-
-
-class Watch(Network):
-    """The network log, plus every console message of the page and its frames (CSP reports land there)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.console: list[str] = []
 
 
 @dataclass
@@ -97,36 +91,16 @@ def portals(live: Live, ports: tuple[int, int]) -> Iterator[Portals]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def open_portal(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Opens a portal page in a fresh context, air-gapped and watched (see :class:`Watch`)."""
-    contexts: list[Any] = []
+def open_portal(open_page: PageOpener) -> Callable[..., Any]:
+    """Opens a portal page (air-gapped and watched, see tests/browser.py) and waits for the bubble."""
 
-    def opener(url: str, network: Watch, width: int = 1280, height: int = 900) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-        contexts.append(context)
-        context.route("**/*", network.route)
-        page = context.new_page()
-        page.on("console", lambda message: network.console.append(message.text))
-        page.goto(url)
+    def opener(url: str, network: Network | None = None, width: int = 1280, height: int = 900) -> Any:
+        page = open_page(url, network, width, height)
         page.locator(BUBBLE).wait_for(timeout=15_000)
         return page
 
-    yield opener
-    for context in contexts:
-        context.close()
+    return opener
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -184,7 +158,7 @@ def computed(page: Any, selector: str, prop: str) -> str:
 
 
 def test_keyboard_open_ask_close_reopen_on_an_allowed_portal(open_portal: Callable[..., Any], portals: Portals) -> None:
-    network = Watch()
+    network = Network()
     page = open_portal(portals.allowed, network)
     bubble = page.locator(BUBBLE)
     assert bubble.get_attribute("aria-label") == "打开政法改革问答"
@@ -235,12 +209,11 @@ def test_keyboard_open_ask_close_reopen_on_an_allowed_portal(open_portal: Callab
     page.locator(BUBBLE).click()
     chat(page).locator(ANSWERS).nth(1).wait_for(timeout=10_000)
     assert "5.4亿" in chat(page).locator(ANSWERS).nth(1).inner_text()
-    assert network.seen and not network.refused, network.refused
-    assert all(is_local(url) for url in network.seen)
+    assert network.air_gapped, network.refused
 
 
 def test_portal_css_does_not_reach_the_widget_and_back(open_portal: Callable[..., Any], portals: Portals) -> None:
-    page = open_portal(portals.allowed, Watch())
+    page = open_portal(portals.allowed, Network())
     page.locator(BUBBLE).click()
     widget_frame(page)
     # The portal forces 20px fonts, dashed yellow buttons and 60px lime-bordered iframes on everything.
@@ -259,7 +232,7 @@ def test_portal_css_does_not_reach_the_widget_and_back(open_portal: Callable[...
 
 
 def test_markup_in_questions_and_cases_shows_as_text(open_portal: Callable[..., Any], portals: Portals) -> None:
-    page = open_portal(portals.allowed, Watch())
+    page = open_portal(portals.allowed, Network())
     page.locator(BUBBLE).click()
     frame = widget_frame(page)
     answer = ask(page, "测试桥注册人数有多少？<img src=x onerror=window.__xss=3>")
@@ -274,7 +247,7 @@ def test_markup_in_questions_and_cases_shows_as_text(open_portal: Callable[..., 
 
 
 def test_phone_gets_a_full_screen_panel(open_portal: Callable[..., Any], portals: Portals) -> None:
-    page = open_portal(portals.allowed, Watch(), width=390, height=844)
+    page = open_portal(portals.allowed, Network(), width=390, height=844)
     page.locator(BUBBLE).click()
     widget_frame(page)
     box = page.locator(PANEL).bounding_box()
@@ -307,7 +280,7 @@ WATCH_INSERTS = """() => {
 
 
 def test_only_the_new_turn_is_inserted_and_announced(open_portal: Callable[..., Any], portals: Portals) -> None:
-    page = open_portal(portals.allowed, Watch())
+    page = open_portal(portals.allowed, Network())
     page.locator(BUBBLE).click()
     frame = widget_frame(page)
     frame.locator("#qa-clear").click()  # a fresh conversation
@@ -334,15 +307,15 @@ def test_only_the_new_turn_is_inserted_and_announced(open_portal: Callable[..., 
 
 
 def test_data_offset_lifts_the_bubble_off_the_portal_footer(open_portal: Callable[..., Any], portals: Portals) -> None:
-    phone = open_portal(portals.allowed, Watch(), width=390, height=844)
+    phone = open_portal(portals.allowed, Network(), width=390, height=844)
     box = phone.locator(BUBBLE).bounding_box()
     assert box["width"] == box["height"] == 48  # on a phone: a small round button
     assert box["y"] + box["height"] == 844 - 16, box
     assert phone.locator(BUBBLE).get_attribute("aria-label") == "打开政法改革问答"  # still named without its label
-    lifted = open_portal(portals.allowed + "offset.html", Watch(), width=390, height=844)
+    lifted = open_portal(portals.allowed + "offset.html", Network(), width=390, height=844)
     box = lifted.locator(BUBBLE).bounding_box()
     assert box["y"] + box["height"] == 844 - 72, box
-    desktop = open_portal(portals.allowed + "offset.html", Watch())
+    desktop = open_portal(portals.allowed + "offset.html", Network())
     bubble = desktop.locator(BUBBLE).bounding_box()
     assert bubble["y"] + bubble["height"] == 900 - 72, bubble
     desktop.locator(BUBBLE).click()
@@ -353,7 +326,7 @@ def test_data_offset_lifts_the_bubble_off_the_portal_footer(open_portal: Callabl
 def test_a_portal_not_on_the_allowlist_cannot_show_the_chat(
     open_portal: Callable[..., Any], portals: Portals, live: Live
 ) -> None:
-    watch = Watch()
+    watch = Network()
     page = open_portal(portals.blocked, watch)
     page.locator(BUBBLE).click()  # embed.js is public; what it frames is not
     page.wait_for_function(f"() => document.querySelector('{HOST}').shadowRoot.querySelector('iframe')")
@@ -361,7 +334,7 @@ def test_a_portal_not_on_the_allowlist_cannot_show_the_chat(
     violation = f"Framing '{live.url}' violates the following Content Security Policy directive: \"frame-ancestors"
 
     def blocked() -> bool:
-        return any(text.startswith(violation) for text in watch.console)
+        return any(violation in text for text in watch.console)
 
     deadline = time.monotonic() + 10
     while not blocked() and time.monotonic() < deadline:
@@ -372,24 +345,64 @@ def test_a_portal_not_on_the_allowlist_cannot_show_the_chat(
     assert frame.evaluate("document.getElementById('qa-widget') === null && !document.querySelector('#qa-input')")
 
 
-def test_gradio_chat_runs_under_the_default_policy(browser: Any, live: Live) -> None:
+def test_gradio_chat_runs_under_the_default_policy(open_page: PageOpener, live: Live) -> None:
     """The page-wide CSP (frame-ancestors 'self', connect-src 'self', …) must not break Gradio."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    try:
-        watch = Watch()
-        context.route("**/*", watch.route)
-        page = context.new_page()
-        page.add_init_script(
-            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
-            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    watch = Network()
+    report = (
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = open_page(live.url, watch, init_script=report)
+    policy = httpx.get(live.url, trust_env=False).headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in policy
+    page.get_by_text("“警快办”注册人数有多少？").first.click()
+    page.wait_for_selector("#qa-chat .qa-answer", timeout=20_000)
+    assert "1714万" in page.locator("#qa-chat .qa-answer .qa-text").first.inner_text()
+    assert page.evaluate("window.__csp") == []
+    assert not [text for text in watch.console if "Content Security Policy" in text], watch.console
+
+
+def test_like_and_dislike_from_a_portal_reach_the_log_and_the_report(
+    open_portal: Callable[..., Any], portals: Portals, live: Live
+) -> None:
+    """Cross-origin: the portal on one origin, the widget's frame (and its POST api/feedback) on the app's."""
+    network = Network()
+    page = open_portal(portals.allowed, network)
+    page.locator(BUBBLE).click()
+    frame = widget_frame(page)
+    frame.locator("#qa-clear").click()
+    first, second = ask(page, "“警快办”注册人数有多少？"), ask(page, "荣昌调解中心有多少间调解室？")
+    like, dislike = first.locator(".qa-vote[aria-label='赞']"), second.locator(".qa-vote[aria-label='踩']")
+    assert like.get_attribute("aria-pressed") == "false" and dislike.get_attribute("aria-pressed") == "false"
+
+    def row(answer: Any) -> dict[str, Any]:
+        answer_id = frame.evaluate(
+            "n => JSON.parse(sessionStorage.getItem('qa-widget:v1')).turns[n].reply.id",
+            0 if answer is first else 1,
         )
-        page.on("console", lambda message: watch.console.append(message.text))
-        response = page.goto(live.url)
-        assert "frame-ancestors 'self'" in response.headers["content-security-policy"]
-        page.get_by_text("“警快办”注册人数有多少？").first.click()
-        page.wait_for_selector("#qa-chat .qa-answer", timeout=20_000)
-        assert "1714万" in page.locator("#qa-chat .qa-answer .qa-text").first.inner_text()
-        assert page.evaluate("window.__csp") == []
-        assert not [text for text in watch.console if "Content Security Policy" in text], watch.console
-    finally:
-        context.close()
+        assert live.qlog.flush()
+        return next(r for r in live.qlog.rows() if r["id"] == answer_id)
+
+    like.click()
+    expect(like).to_have_attribute("aria-pressed", "true")
+    dislike.click()
+    expect(dislike).to_have_attribute("aria-pressed", "true")
+    assert (row(first)["feedback"], row(second)["feedback"]) == (1, -1)
+    assert row(first)["channel"] == row(second)["channel"] == "widget"
+
+    like.click()  # pressing it again withdraws the vote
+    expect(like).to_have_attribute("aria-pressed", "false")
+    assert row(first)["feedback"] is None
+
+    page.reload()  # the vote shown is the one stored with the conversation
+    page.locator(BUBBLE).click()
+    frame = widget_frame(page)
+    assert (
+        frame.locator(".qa-answer").nth(1).locator(".qa-vote[aria-label='踩']").get_attribute("aria-pressed") == "true"
+    )
+    assert "门户小窗口" in live.qlog.report() and "踩 1" in next(
+        line for line in live.qlog.report().splitlines() if line.startswith("  门户小窗口")
+    )
+    feedback = [url for url in network.seen if url.endswith("/api/feedback")]
+    assert len(feedback) == 3 and all(url.startswith(live.url) for url in feedback)  # posted to the app's origin
+    assert network.air_gapped, network.refused

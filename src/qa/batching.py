@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .embedding import Embedder
+    from .embedder_base import Embedder
 
 MAX_BATCH = 32  # questions per model call; more would only lengthen the wait of the first
 

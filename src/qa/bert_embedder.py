@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .embedding import Prompts
+from .embedder_base import Prompts, prompts_for
 
 MAX_TOKENS = 512  # sentence-transformers' max_seq_length for this model; longer texts are truncated
 BATCH = 32
@@ -193,8 +193,6 @@ def _is_bert_mean(folder: Path) -> bool:
 
 
 def _prompts(folder: Path, name: str) -> Prompts:
-    from .embedding import prompts_for
-
     try:
         declared = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

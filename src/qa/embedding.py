@@ -14,15 +14,17 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .batching import BatchingEmbedder
 from .config import DEFAULT_MODEL, Settings
+from .embedder_base import Embedder as Embedder  # re-exported: the protocol's home used to be here
+from .embedder_base import Prompts as Prompts
+from .embedder_base import prompts_for as prompts_for
 from .errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,34 +38,6 @@ def background_passages() -> list[str]:
     """Everyday off-topic passages shipped with the package (see data/background.txt)."""
     text = resources.files("qa").joinpath("data/background.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
-class Embedder(Protocol):
-    name: str
-    dim: int
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class Prompts:
-    query: str = ""
-    passage: str = ""
-
-
-def prompts_for(model_name: str, declared: dict[str, str] | None = None) -> Prompts:
-    """Prefixes per model family; a model's own declared prompts win."""
-    declared = declared or {}
-    if "query" in declared or "passage" in declared:
-        return Prompts(declared.get("query", ""), declared.get("passage", ""))
-    lowered = model_name.lower()
-    if "e5" in lowered:
-        return Prompts("query: ", "passage: ")
-    if "bge" in lowered and "zh" in lowered:
-        return Prompts("为这个句子生成表示以用于检索相关文章：", "")
-    return Prompts()
 
 
 def fingerprint(embedder: Embedder) -> str:

@@ -50,14 +50,22 @@ CREATE TABLE IF NOT EXISTS questions (
     latency_ms  REAL,
     feedback    INTEGER,
     feedback_at TEXT,
-    ip          TEXT
+    ip          TEXT,
+    channel     TEXT
 );
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
 """
+ADD_CHANNEL = "ALTER TABLE questions ADD COLUMN channel TEXT"  # logs written before channels were recorded
 INSERT = (
-    "INSERT INTO questions (id, asked_at, session_id, question, query, answer, case_ids, grounded, latency_ms, ip)"
-    " VALUES (:id, :asked_at, :session_id, :question, :query, :answer, :case_ids, :grounded, :latency_ms, :ip)"
+    "INSERT INTO questions"
+    " (id, asked_at, session_id, question, query, answer, case_ids, grounded, latency_ms, ip, channel)"
+    " VALUES (:id, :asked_at, :session_id, :question, :query, :answer, :case_ids, :grounded, :latency_ms, :ip,"
+    " :channel)"
 )
+# Where a question was asked, for `qa report`; rows from before channels were stored fall back on their
+# session id (the widget's start with "w-").
+CHANNEL_LABELS = {"chat": "聊天页面", "widget": "门户小窗口", "api": "REST 接口", "gradio_api": "Gradio 接口"}
+CHANNEL = "COALESCE(channel, CASE WHEN session_id LIKE 'w-%' THEN 'widget' END)"
 FEEDBACK = "UPDATE questions SET feedback = :feedback, feedback_at = :feedback_at WHERE id = :id"
 
 
@@ -112,8 +120,9 @@ class QuestionLog:
         latency_ms: float,
         session_id: str | None = None,
         ip: str | None = None,
+        channel: str | None = None,
     ) -> str:
-        """Queue one answered question; returns its row id at once."""
+        """Queue one answered question; returns its row id at once. ``channel``: where it was asked."""
         row_id = uuid.uuid4().hex
         params = {
             "id": row_id,
@@ -126,6 +135,7 @@ class QuestionLog:
             "grounded": int(grounded),
             "latency_ms": round(latency_ms, 2),
             "ip": ip if self.log_ip else None,  # the operator must opt in to storing addresses
+            "channel": channel,
         }
         self._submit(_Write(INSERT, params))
         return row_id
@@ -227,6 +237,8 @@ class QuestionLog:
             conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout)
             try:
                 conn.executescript(SCHEMA)
+                if "channel" not in {row[1] for row in conn.execute("PRAGMA table_info(questions)")}:
+                    conn.execute(ADD_CHANNEL)
                 # WAL lets `qa report` read while the server writes; not fatal where unsupported.
                 conn.execute("PRAGMA journal_mode=WAL")
                 # In WAL mode NORMAL never corrupts the file; a power cut may lose the last batch of rows.
@@ -253,9 +265,11 @@ class QuestionLog:
             return f"问答日志 {self.db_path} 还不存在：还没有人提问。"
         try:
             with self._read_only() as conn:
+                channel = CHANNEL if _has_channel(conn) else CHANNEL.replace("channel, ", "NULL, ")
                 sections = [
                     _unanswered(conn, limit),
-                    _disliked(conn, limit),
+                    _disliked(conn, limit, channel),
+                    _per_channel(conn, channel),
                     _per_day(conn, limit),
                 ]
         except sqlite3.Error as exc:
@@ -304,13 +318,38 @@ def _unanswered(conn: sqlite3.Connection, limit: int) -> str:
     return "\n".join(["最常见的未答出问题（知识库中没有依据）：", *lines])
 
 
-def _disliked(conn: sqlite3.Connection, limit: int) -> str:
+def _has_channel(conn: sqlite3.Connection) -> bool:
+    return "channel" in {row[1] for row in conn.execute("PRAGMA table_info(questions)")}
+
+
+def _label(channel: str | None) -> str:
+    return CHANNEL_LABELS.get(channel or "", channel or "未记录")
+
+
+def _disliked(conn: sqlite3.Connection, limit: int, channel: str) -> str:
     rows = conn.execute(
-        "SELECT asked_at, question, answer FROM questions WHERE feedback = -1 ORDER BY asked_at DESC LIMIT ?",
+        f"SELECT asked_at, question, answer, {channel} FROM questions WHERE feedback = -1"
+        " ORDER BY asked_at DESC LIMIT ?",
         (limit,),
     ).fetchall()
-    lines = [f"  {asked_at[:16].replace('T', ' ')}  问：{q}\n{'':19}答：{_short(a)}" for asked_at, q, a in rows]
+    lines = [
+        f"  {asked_at[:16].replace('T', ' ')}  [{_label(ch)}] 问：{q}\n{'':19}答：{_short(a)}"
+        for asked_at, q, a, ch in rows
+    ]
     return "\n".join(["被点踩的回答（最近的在前）：", *(lines or ["  （无）"])])
+
+
+def _per_channel(conn: sqlite3.Connection, channel: str) -> str:
+    """Questions, unanswered ones, likes and dislikes per channel: the widget's portal users apart from the chat's."""
+    rows = conn.execute(
+        f"SELECT {channel} AS ch, COUNT(*), SUM(grounded = 0), SUM(feedback = 1), SUM(feedback = -1)"
+        " FROM questions GROUP BY ch ORDER BY COUNT(*) DESC"
+    ).fetchall()
+    lines = [
+        f"  {_label(ch)}：提问 {total}，未答出 {unanswered or 0}，赞 {likes or 0}，踩 {dislikes or 0}"
+        for ch, total, unanswered, likes, dislikes in rows
+    ]
+    return "\n".join(["各渠道提问与评价：", *(lines or ["  （无）"])])
 
 
 def _per_day(conn: sqlite3.Connection, limit: int) -> str:

@@ -6,12 +6,19 @@ like any unknown path (404), revealing nothing. With it, every API route needs
 ``Authorization: Bearer <token>``; a missing or wrong token gets 401 and a
 Chinese message. The page itself holds no secret (the editor pastes the token
 into it), so it is served without one.
+
+A token shorter than :data:`MIN_TOKEN_CHARS` is refused at start-up
+(:func:`check_token`): guessing is what a short one invites. Guessing is also
+throttled: :data:`FAILURES_PER_MINUTE` wrong tokens from one client address,
+then every admin request from it gets 429 (without the token even being
+compared) until its budget refills, one attempt every six seconds.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -28,9 +35,13 @@ from ..build import build_index
 from ..chunking import chunk_case
 from ..config import Settings
 from ..corpus import UPLOAD_NAME, check_upload, save_upload
-from ..errors import AdminUnauthorized, CorpusError, QAError, RebuildBusy
+from ..errors import AdminUnauthorized, CorpusError, QAError, RateLimited, RebuildBusy
+from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+
+MIN_TOKEN_CHARS = 16
+FAILURES_PER_MINUTE = 10  # wrong tokens per client address before admin requests get 429
 
 MAX_UPLOAD_CHARS = 20_000  # the largest case today is ~2,700 bytes; /api bodies stop at 64 KB anyway
 # The page's own policy: scripts and styles only from this server, no framing, no inline code.
@@ -48,6 +59,32 @@ class CaseUpload(BaseModel):
 
 class RebuildRequest(BaseModel):
     full: StrictBool = False
+
+
+class AdminTokenTooShort(QAError):
+    """``QA_ADMIN_TOKEN`` is set but too short to resist guessing; the server does not start."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(
+            f"QA_ADMIN_TOKEN has {length} characters; at least {MIN_TOKEN_CHARS} are required",
+            f"QA_ADMIN_TOKEN 过短（{length} 个字符），至少需要 {MIN_TOKEN_CHARS} 个字符。"
+            "可用 python3 -c 'import secrets; print(secrets.token_urlsafe(32))' 生成一个；"
+            "不需要管理功能时取消设置即可。",
+        )
+
+
+class AdminThrottled(RateLimited):
+    """Too many wrong admin tokens from one client address."""
+
+    def __init__(self, per_minute: int, retry_after: int) -> None:
+        super().__init__(per_minute, retry_after)
+        self.user_message = f"管理令牌错误次数过多（每分钟最多 {per_minute} 次），请 {retry_after} 秒后再试。"
+
+
+def check_token(settings: Settings) -> None:
+    """AdminTokenTooShort when a token is set and shorter than :data:`MIN_TOKEN_CHARS` (none set: admin off)."""
+    if settings.admin_token and len(settings.admin_token) < MIN_TOKEN_CHARS:
+        raise AdminTokenTooShort(len(settings.admin_token))
 
 
 # ---- background rebuild --------------------------------------------------------------
@@ -122,23 +159,33 @@ class Rebuilder:
 # ---- routes --------------------------------------------------------------------------
 
 
-def token_guard(settings: Settings) -> Callable[[Request], None]:
-    """A dependency that lets only ``Authorization: Bearer <QA_ADMIN_TOKEN>`` through."""
+def token_guard(settings: Settings, failures: RateLimiter | None = None) -> Callable[[Request], None]:
+    """A dependency that lets only ``Authorization: Bearer <QA_ADMIN_TOKEN>`` through, and throttles wrong ones."""
     expected = settings.admin_token.encode("utf-8")
+    failures = failures or RateLimiter(FAILURES_PER_MINUTE, error=AdminThrottled)
 
     def require_admin(request: Request) -> None:
         if not expected:  # never reached while routes are only registered with a token; kept as a second lock
             raise StarletteHTTPException(404)
+        client = request.client.host if request.client else None
+        wait = failures.peek(client)
+        if wait > 0:  # out of attempts: refused without comparing, so a guess here tells nothing
+            raise AdminThrottled(failures.per_minute, max(1, math.ceil(wait)))
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         # compare_digest on bytes: constant time, and no TypeError for non-ASCII input
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), expected):
+            failures.take(client)
             raise AdminUnauthorized()
 
     return require_admin
 
 
 def install(app: FastAPI, assistant: Assistant, settings: Settings) -> Rebuilder | None:
-    """Add the admin routes to ``app`` if a token is configured; must run before the /api catch-all."""
+    """Add the admin routes to ``app`` if a token is configured; must run before the /api catch-all.
+
+    AdminTokenTooShort when the token is too short: the app is not built at all.
+    """
+    check_token(settings)
     if not settings.admin_token:
         return None
     rebuilder = Rebuilder(assistant, settings)

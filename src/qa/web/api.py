@@ -20,16 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import QAError, RateLimited
-from .service import ChatService
+from .faults import FAULTS
+from .messages import BAD_REQUEST, INTERNAL_ERROR, MAX_BODY_BYTES, error, message_for_status
+from .service import ChatService, channel_of
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024  # a question is <= 500 characters; history is trimmed to a few turns anyway
 MAX_HISTORY_ITEMS = 100
 API_ROUTES = {"/api/ask": "POST", "/api/feedback": "POST", "/api/health": "GET"}
-INTERNAL_ERROR = "服务器内部错误，请稍后再试。"
 FEEDBACK_UNKNOWN = "找不到这条回答：id 不存在或已过期，请使用 /api/ask 返回的 id。"
-BAD_REQUEST = "请求格式错误。"
 FIELD_ERRORS = {
     "question": "question 必须是文本（字符串）。",
     "history": '对话历史格式错误：history 应为 [{"role": "user" 或 "assistant", "content": "…"}] 形式的列表。',
@@ -39,8 +38,6 @@ FIELD_ERRORS = {
 }
 STATUS_ERRORS = {
     404: "接口不存在。可用接口：POST /api/ask、POST /api/feedback、GET /api/health，文档见 /docs。",
-    405: "请求方法不允许。",
-    413: f"请求体过大（上限 {MAX_BODY_BYTES // 1024} KB）。",
 }
 
 
@@ -93,6 +90,9 @@ class AskResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     id: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$", description="/api/ask 返回的 id")]
     liked: StrictBool | None = Field(description="true 赞，false 踩，null 撤销")
+    session_id: StrictStr | None = Field(
+        default=None, max_length=64, description="可选：提问时的会话标识（评价与提问一样按会话限流）。"
+    )
 
 
 class FeedbackResponse(BaseModel):
@@ -143,14 +143,16 @@ def build_router(service: ChatService) -> APIRouter:
     def ask(body: AskRequest, request: Request) -> dict[str, Any]:
         """回答一个问题，答案中的每个 [n] 对应 citations 中的一段原文。"""
         history = [turn.model_dump() for turn in body.history]
-        ip = request.client.host if request.client else None
-        answered = service.ask(body.question, history, session_id=body.session_id, ip=ip)
+        channel = channel_of(body.session_id)  # the widget's session ids start with "w-"
+        answered = service.ask(body.question, history, session_id=body.session_id, ip=_ip(request), channel=channel)
         return {**answered.reply.to_dict(), "id": answered.log_id}
 
-    @router.post("/feedback", response_model=FeedbackResponse, summary="赞或踩一个回答", responses=UNKNOWN_ID)
-    def feedback(body: FeedbackRequest) -> FeedbackResponse | JSONResponse:
-        """记录用户对一个回答的评价（写入问答日志）。id 不存在时返回 404。"""
-        if not service.feedback(body.id, body.liked):
+    @router.post(
+        "/feedback", response_model=FeedbackResponse, summary="赞或踩一个回答", responses=UNKNOWN_ID | RATE_LIMITED
+    )
+    def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse | JSONResponse:
+        """记录用户对一个回答的评价（写入问答日志）。id 不存在时返回 404；与提问一样限流。"""
+        if not service.feedback(body.id, body.liked, session_id=body.session_id, ip=_ip(request)):
             return error(404, FEEDBACK_UNKNOWN)
         return FeedbackResponse()
 
@@ -167,18 +169,22 @@ def build_router(service: ChatService) -> APIRouter:
     return router
 
 
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 # ---- request size ------------------------------------------------------------------------
 
 
 class BodyLimit:
-    """Refuse /api request bodies over ``max_bytes`` with a Chinese 413, before they are read in full.
+    """Refuse request bodies over ``max_bytes`` (on every path by default) with a Chinese 413, before they are read.
 
     A declared Content-Length is refused up front; a streamed body is counted as it
     arrives and stopped with an HTTPException, which FastAPI passes on to
     :func:`on_http_error` (Starlette's own limiter answers in plain English text).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = "/") -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.prefix = prefix
@@ -189,7 +195,7 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await error(413, STATUS_ERRORS[413])(scope, receive, send)
+            await error(413)(scope, receive, send)
             return
         received = 0
 
@@ -205,10 +211,6 @@ class BodyLimit:
 
 
 # ---- errors ------------------------------------------------------------------------------
-
-
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
 
 
 def validation_message(errors: Sequence[Any]) -> str:
@@ -246,13 +248,13 @@ async def on_qa_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
-    message = STATUS_ERRORS.get(status, BAD_REQUEST if status < 500 else INTERNAL_ERROR)
-    return error(status, message)
+    api_message = STATUS_ERRORS.get(status) if request.url.path.startswith("/api/") else None
+    return error(status, api_message or message_for_status(status))
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """Last resort: log the trace for the operator, show the user a plain Chinese message."""
-    log.exception("%s %s: unexpected error", request.method, request.url.path)
+    """Last resort (faults.Faults normally sees it first): the trace to the log once, a plain Chinese 500."""
+    FAULTS.record(exc, f"{request.method} {request.url.path}")
     return error(500, INTERNAL_ERROR)
 
 

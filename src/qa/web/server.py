@@ -28,7 +28,8 @@ from ..assistant import Assistant
 from ..config import Settings
 from ..errors import QAError
 from ..qlog import QuestionLog
-from . import admin, api, csp, guard, logs, ratelimit, runtime, ui, widget
+from . import admin, api, csp, faults, guard, logs, ratelimit, runtime, ui, widget
+from .cors import CorsRefusals
 from .head import HeadAsGet
 from .options import WebOptions
 from .service import ChatService
@@ -86,9 +87,10 @@ def create_app(
     app.include_router(api.build_router(service))
     _add_docs(app)
     app.include_router(widget.build_router(settings))  # /embed.js and /widget, before the mount at "/"
+    blocks = ui.build_ui(service)
     gr.mount_gradio_app(
         app,
-        ui.build_ui(service),
+        blocks,
         path="/",
         theme=ui.theme(),
         css=ui.CSS,
@@ -102,27 +104,37 @@ def create_app(
         server_name=settings.host,
         server_port=settings.port,
     )
+    guard.install(app, blocks)  # only the routes the chat and gradio_client use; Chinese JSON errors
+    faults.quiet_gradio()  # Gradio's own printed tracebacks: logged once per fault, then counted
     return app
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """Security headers, a request size limit for /api, and CORS only for the configured origins.
+    """Security headers, one error contract, limits on every request body, and CORS only for the configured origins.
+
+    From the outside in: HEAD as GET, the default CSP, security headers, then
+    :class:`~qa.web.faults.Faults` (any exception inside becomes a Chinese 500,
+    its trace logged once), CORS (so the limits' refusals carry CORS headers too),
+    the per-address budget for requests with a body, and the 64 KB body limit — on
+    every route, Gradio's included.
 
     Gradio answers cross-origin requests itself unless the parent app has its own
     CORSMiddleware, and on a non-localhost host it reflects any Origin. Adding an
     explicit (by default empty) allowlist switches that off. Malformed allowlist entries
     (such as "*") are dropped first. Pages without a CSP of their own get the default one.
     """
+    app.add_middleware(api.BodyLimit)  # innermost: every path, before any route reads a body
+    per_minute = settings.rate_limit_per_minute * ratelimit.REQUESTS_PER_QUESTION
+    app.add_middleware(ratelimit.RequestLimit, per_minute=per_minute)
     app.add_middleware(
-        CORSMiddleware,
+        CORSMiddleware,  # this very class: Gradio turns its own CORS handling off only for it
         allow_origins=list(csp.valid_origins(settings.allowed_origins)),
         allow_methods=["GET", "HEAD", "POST"],
         allow_headers=["content-type"],
         allow_credentials=False,
     )
-    app.add_middleware(api.BodyLimit)
-    app.add_middleware(api.BodyLimit, prefix="/gradio_api/")  # the chat's and /ask's requests are small too
-    app.add_middleware(guard.ClosedRoutes)  # Gradio's file upload: no component here takes files
+    app.add_middleware(CorsRefusals)  # a refused preflight in Chinese JSON
+    app.add_middleware(faults.Faults)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(csp.DefaultPolicy)  # routes with their own policy (/widget, /admin) keep it
     app.add_middleware(HeadAsGet)  # outermost: HEAD gets exactly GET's headers, from every layer above
@@ -172,12 +184,13 @@ def serve(settings: Settings) -> None:
     logs.configure()
     runtime.limit_malloc_arenas()  # before any thread starts: see runtime.py
     try:
-        store.current_dir(settings.index_dir)  # fail before the slow model load, not after it
+        admin.check_token(settings)  # configuration first: before the slow model load, not after it
+        store.current_dir(settings.index_dir)
         assistant = Assistant.load(settings=settings)
+        app = create_app(assistant, settings)
     except QAError as exc:
         print(f"错误：{exc.user_message}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
-    app = create_app(assistant, settings)
     print(f"问答服务已启动：http://{settings.host}:{settings.port}  （接口文档：/docs）", flush=True)
     if settings.admin_token:
         print(f"知识库管理页面：http://{settings.host}:{settings.port}/admin", flush=True)

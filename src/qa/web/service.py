@@ -18,11 +18,19 @@ from ..config import Settings
 from ..models import Reply
 from ..qlog import QuestionLog
 from .options import WebOptions
-from .ratelimit import ClientLimits
+from .ratelimit import ClientLimits, FeedbackRateLimited
 
 log = logging.getLogger(__name__)
 
 RECENT_IDS = 100_000  # log ids handed out by this process, remembered for feedback (~10 MB at most)
+# Where a question came from, stored with its log row so that `qa report` can tell them apart.
+CHAT, WIDGET, API, GRADIO_API = "chat", "widget", "api", "gradio_api"
+WIDGET_SESSION_PREFIX = "w-"  # the widget (static/widget.js) makes its session ids "w-" + 24 hex digits
+
+
+def channel_of(session_id: str | None) -> str:
+    """The channel of a ``POST /api/ask`` (or feedback): the widget, or any other API client."""
+    return WIDGET if session_id and session_id.startswith(WIDGET_SESSION_PREFIX) else API
 
 
 @dataclass(frozen=True)
@@ -44,14 +52,26 @@ class ChatService:
         self.settings = settings
         options = options or WebOptions()
         self.limits = ClientLimits(settings.rate_limit_per_minute, options.session_limit(settings))
+        # Likes and dislikes: the same budgets as questions, kept apart so that voting never costs a question.
+        self.feedback_limits = ClientLimits(
+            settings.rate_limit_per_minute, options.session_limit(settings), error=FeedbackRateLimited
+        )
         self.recent = RecentIds(RECENT_IDS)
 
-    def ask(self, question: Any, history: Any = None, session_id: str | None = None, ip: str | None = None) -> Answered:
+    def ask(
+        self,
+        question: Any,
+        history: Any = None,
+        session_id: str | None = None,
+        ip: str | None = None,
+        channel: str | None = None,
+    ) -> Answered:
         """Answer and queue the log row.
 
         ``ip`` is the client's address and ``session_id`` its chat session: the rate
         limits' keys (RateLimited when either asked too often; checked first, so invalid
-        questions count too). The address is logged only with QA_LOG_IP.
+        questions count too). The address is logged only with QA_LOG_IP. ``channel``
+        (:data:`CHAT`, :data:`WIDGET`…) is stored with the row for ``qa report``.
         InvalidQuestion for unusable input.
         """
         self.limits.check(ip, session_id)
@@ -65,12 +85,18 @@ class ChatService:
             latency_ms=latency_ms,
             session_id=session_id,
             ip=ip if self.settings.log_ip else None,
+            channel=channel,
         )
         self.recent.add(log_id)
         return Answered(reply, log_id)
 
-    def feedback(self, log_id: str, liked: bool | None) -> bool:
-        """Record a vote; False (and nothing recorded) when no answer has that id."""
+    def feedback(self, log_id: str, liked: bool | None, session_id: str | None = None, ip: str | None = None) -> bool:
+        """Record a vote; False (and nothing recorded) when no answer has that id.
+
+        Limited like questions, per address and per session (FeedbackRateLimited), so
+        a flood of votes cannot fill the log's queue and push questions out of it.
+        """
+        self.feedback_limits.check(ip, session_id)
         if not self.known(log_id):
             return False
         self.qlog.feedback(log_id, liked)

@@ -16,8 +16,9 @@ import gradio as gr
 from gradio.components.chatbot import Message, MessageDict
 
 from ..errors import QAError
+from .faults import FAULTS
 from .render import answer_html, question_html
-from .service import ChatService
+from .service import CHAT, GRADIO_API, ChatService
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,11 @@ def _wire(
     """Connect the events. UI-only handlers are private: clients should use /ask."""
 
     def respond(message: str, past: Turns, request: gr.Request) -> tuple[str, gr.Chatbot, Turns]:
+        message = valid_text(message)  # it is sent back (the box, the chat): a lone surrogate would break the stream
         try:
-            answered = service.ask(message, history_of(past), session_id=request.session_hash, ip=_ip(request))
+            answered = service.ask(
+                message, history_of(past), session_id=request.session_hash, ip=_ip(request), channel=CHAT
+            )
         except Exception as exc:  # the edge: whatever went wrong, the user reads Chinese, never a trace
             gr.Warning(user_message(exc), title="提示")
             return message, chat_view(past), past  # keep the text so the user can fix it
@@ -118,15 +122,21 @@ def _wire(
         return "", chat_view(now), now
 
     def respond_example(past: Turns, event: gr.SelectData, request: gr.Request) -> tuple[str, gr.Chatbot, Turns]:
-        return respond(str(event.value.get("text", "")), past, request)
+        example = event.value if isinstance(event.value, dict) else {}  # the page sends {"text": …}
+        return respond(str(example.get("text", "")), past, request)
 
-    def on_like(past: Turns, event: gr.LikeData) -> Turns:
-        index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        turn_no = int(index) // 2  # messages alternate: question 2k, answer 2k + 1
-        if 0 <= turn_no < len(past):
-            liked = event.liked if isinstance(event.liked, bool) else None  # "" means the vote was withdrawn
-            past[turn_no]["feedback"] = None if liked is None else (LIKE if liked else DISLIKE)
-            service.feedback(past[turn_no]["log_id"], liked)
+    def on_like(past: Turns, event: gr.LikeData, request: gr.Request) -> Turns:
+        try:
+            index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+            turn_no = int(index) // 2  # messages alternate: question 2k, answer 2k + 1
+            if 0 <= turn_no < len(past):
+                liked = event.liked if isinstance(event.liked, bool) else None  # "" means the vote was withdrawn
+                service.feedback(past[turn_no]["log_id"], liked, session_id=request.session_hash, ip=_ip(request))
+                past[turn_no]["feedback"] = None if liked is None else (LIKE if liked else DISLIKE)
+        except (TypeError, ValueError, IndexError, KeyError):
+            pass  # not a like the page sends (a crafted event): nothing to record
+        except Exception as exc:
+            gr.Warning(user_message(exc), title="提示")
         return past
 
     def reset() -> tuple[str, list[Any], Turns]:
@@ -149,7 +159,7 @@ def _api(service: ChatService) -> None:
         """Answer a question; history is [{"role": "user"|"assistant", "content": str}, ...]."""
         session = request.session_hash if request is not None else None
         try:
-            answered = service.ask(question, history or [], session_id=session, ip=_ip(request))
+            answered = service.ask(question, history or [], session_id=session, ip=_ip(request), channel=GRADIO_API)
         except Exception as exc:
             raise gr.Error(user_message(exc), print_exception=False) from exc
         return {**answered.reply.to_dict(), "id": answered.log_id}
@@ -158,11 +168,16 @@ def _api(service: ChatService) -> None:
 
 
 def user_message(exc: Exception) -> str:
-    """The Chinese message to show for ``exc``; unexpected errors are logged with their trace, not shown."""
+    """The Chinese message to show for ``exc``; unexpected errors go to the fault log (trace once), not shown."""
     if isinstance(exc, QAError):
         return exc.user_message
-    log.exception("chat: unexpected error")
+    FAULTS.record(exc, "chat")
     return QAError.user_message
+
+
+def valid_text(value: Any) -> str:
+    """``value`` as text that is valid UTF-8 (lone surrogates, legal in JSON, become "?")."""
+    return str(value if value is not None else "").encode("utf-8", "replace").decode("utf-8")
 
 
 def history_of(past: Turns) -> list[dict[str, str]]:

@@ -1,4 +1,5 @@
-/* The widget's chat: POST api/ask on this origin, answers with [n] markers and a 来源 list.
+/* The widget's chat: POST api/ask on this origin, answers with [n] markers and a 来源 list,
+ * and a like/dislike on each answer (POST api/feedback, stored on the answer's question-log row).
  *
  * Every piece of text (question, answer, case title, passage) is inserted with
  * textContent / createTextNode, never as HTML, so markup in a question or a case
@@ -15,6 +16,7 @@
   var COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
   var NETWORK_ERROR = "网络连接失败，请稍后再试。";
   var SERVER_ERROR = "服务暂时不可用，请稍后再试。";
+  var VOTES = [{ liked: true, label: "赞", mark: "👍" }, { liked: false, label: "踩", mark: "👎" }];
 
   var framed = window.parent !== window;
   var state = load();
@@ -67,13 +69,50 @@
     return el("div", "qa-question", text);
   }
 
-  function answerNode(reply) {
+  function answerNode(turn) {
+    var reply = turn.reply;
     var box = el("div", reply.grounded ? "qa-answer" : "qa-answer qa-ungrounded");
     var text = el("div", "qa-text");
     appendMarked(text, String(reply.answer), citedNumbers(reply.citations));
     box.appendChild(text);
     if (reply.citations.length) box.appendChild(sourcesNode(reply.citations));
+    if (typeof reply.id === "string") box.appendChild(votesNode(turn));
     return box;
+  }
+
+  // 赞 / 踩 under an answer: a toggle each; pressing the pressed one withdraws the vote.
+  function votesNode(turn) {
+    var group = el("div", "qa-votes");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "评价这个回答");
+    var buttons = VOTES.map(function (vote) {
+      var button = el("button", "qa-vote", vote.mark + " " + vote.label);
+      button.type = "button";
+      button.title = vote.label;
+      button.setAttribute("aria-label", vote.label);
+      button.setAttribute("data-liked", String(vote.liked));
+      button.addEventListener("click", function () {
+        var liked = turn.feedback === vote.liked ? null : vote.liked;
+        buttons.forEach(function (b) { b.disabled = true; });
+        postJSON("api/feedback", { id: turn.reply.id, liked: liked, session_id: state.session })
+          .then(function () {
+            turn.feedback = liked;
+            save();
+            showVote(buttons, liked);
+          }, showError)
+          .then(function () { buttons.forEach(function (b) { b.disabled = false; }); });
+      });
+      group.appendChild(button);
+      return button;
+    });
+    showVote(buttons, typeof turn.feedback === "boolean" ? turn.feedback : null);
+    return group;
+  }
+
+  function showVote(buttons, liked) {
+    buttons.forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.getAttribute("data-liked") === String(liked)));
+    });
   }
 
   function citedNumbers(citations) {
@@ -134,7 +173,7 @@
     Array.prototype.slice.call(log.querySelectorAll(".qa-turn, .qa-error")).forEach(function (n) { n.remove(); });
     state.turns.forEach(function (turn) {
       var node = turnNode(turn.question);
-      node.querySelector(".qa-reply").appendChild(answerNode(turn.reply));
+      node.querySelector(".qa-reply").appendChild(answerNode(turn));
       log.appendChild(node);
     });
     intro.hidden = state.turns.length > 0;
@@ -181,11 +220,12 @@
     scrollToEnd();
     post({ question: question, history: history(), session_id: state.session })
       .then(function (reply) {
-        state.turns.push({ question: question, reply: reply });
+        var turn = { question: question, reply: reply, feedback: null };
+        state.turns.push(turn);
         save();
         input.value = "";
         while (slot.firstChild) slot.removeChild(slot.firstChild);
-        slot.appendChild(answerNode(reply));
+        slot.appendChild(answerNode(turn));
         scrollToEnd();
       }, function (message) {
         pending.remove();
@@ -197,14 +237,22 @@
 
   // Resolves with the reply, or rejects with a Chinese message for the user.
   function post(body) {
-    return window.fetch("api/ask", {
+    return postJSON("api/ask", body).then(function (data) {
+      if (typeof data.answer === "string" && Array.isArray(data.citations)) return data;
+      throw SERVER_ERROR;
+    });
+  }
+
+  // Resolves with the JSON of a 2xx answer; rejects with the server's Chinese {"error"} or ours.
+  function postJSON(url, body) {
+    return window.fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
       credentials: "omit"
     }).then(function (response) {
       return response.json().then(function (data) {
-        if (response.ok && data && typeof data.answer === "string" && Array.isArray(data.citations)) return data;
+        if (response.ok && data) return data;
         throw (data && typeof data.error === "string") ? data.error : SERVER_ERROR;
       }, function () { throw SERVER_ERROR; });
     }, function () { throw NETWORK_ERROR; });
