@@ -13,6 +13,7 @@ is frozen: nothing is fitted or tuned on it; it is read only to report.
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,34 @@ def score_offtopic(bot: Assistant, items: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
+def score_switches(bot: Assistant, sessions: list[dict[str, Any]], per_turn: int = 6) -> dict[str, int]:
+    """Every complete turn asked right after the first question of ``per_turn`` other sessions.
+
+    Two-question conversations the data set does not hold, made from it with a fixed seed:
+    the second question must fare exactly as it does alone (a hijack turns right into wrong).
+    """
+    openers = [s["turns"][0]["question"] for s in sessions]
+    rng = random.Random(5)
+    counts = {"pairs": 0, "right_alone": 0, "right_after": 0, "hijacked": 0}
+    for turn in (t for s in sessions for t in s["turns"] if t["kind"] in COMPLETE):
+        alone = judge(turn, *ask(bot, turn["question"], []))
+        for opener in rng.sample(openers, min(per_turn, len(openers))):
+            history = [{"role": "user", "content": opener}, {"role": "assistant", "content": bot.ask(opener).answer}]
+            after = judge(turn, *ask(bot, turn["question"], history))
+            counts["pairs"] += 1
+            counts["right_alone"] += alone
+            counts["right_after"] += after
+            counts["hijacked"] += alone and not after
+    return counts
+
+
 def run_chat_eval(bot: Assistant, bench: Path) -> dict[str, Any]:
     sessions = load_jsonl(bench / "conversations.jsonl")
     offtopic = load_jsonl(bench / "offtopic.jsonl")
     return {
         split: {
             "sessions": score_sessions(bot, [s for s in sessions if s["split"] == split]),
+            "switches": score_switches(bot, [s for s in sessions if s["split"] == split]),
             "offtopic": score_offtopic(bot, [o for o in offtopic if o["split"] == split]),
         }
         for split in ("dev", "test")
@@ -105,6 +128,11 @@ def format_chat(results: dict[str, Any]) -> str:
             single = alone.get(kind)
             solo = f"{single[0]}/{single[1]}" if single else "—"
             lines.append(f"{split:<6} {kind:<12} {right:>4}/{n:<4} {right / n:>5.0%}    {solo}")
+        pairs = result["switches"]
+        lines.append(
+            f"{split:<6} two-question switches: right after another opener {pairs['right_after']}/{pairs['pairs']},"
+            f" alone {pairs['right_alone']}/{pairs['pairs']}, hijacked {pairs['hijacked']}"
+        )
         off = result["offtopic"]
         lines.append(f"{split:<6} off-topic refused {off['refused']}/{off['n']} ({off['refused'] / off['n']:.0%})")
     dev = results["dev"]

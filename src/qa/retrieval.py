@@ -63,12 +63,17 @@ class CaseInfo:
 def case_names(case: CaseInfo) -> set[str]:
     """Every way a question may name ``case``."""
     names = {case.title, case.unit, *case.aliases, *QUOTED.findall(case.title)}
-    if case.region and case.level != "市级":
-        names.add(case.region)
-        names.add(re.sub(r"(区|县)$", "", case.region))
+    names |= place_names(case)
     if case.unit.startswith("市") and len(case.unit) >= 4:
         names.add(case.unit[1:])
     return {normalise(n) for n in names if len(n) >= 2}
+
+
+def place_names(case: CaseInfo) -> set[str]:
+    """The district or county a case belongs to (南岸区, 南岸): a name, but a weak one."""
+    if not case.region or case.level == "市级":
+        return set()
+    return {normalise(n) for n in (case.region, re.sub(r"(区|县)$", "", case.region)) if len(n) >= 2}
 
 
 class CaseNames:
@@ -86,6 +91,7 @@ class CaseNames:
         # Sorted, not set order: which of two overlapping names wins must not depend on PYTHONHASHSEED.
         self.by_name = {n: next(iter(ids)) for n, ids in sorted(owners.items()) if len(ids) == 1}
         self.longest_first = sorted(self.by_name, key=lambda n: (-len(n), n))
+        self.places = {n for case in cases for n in place_names(case)}
         self.by_pinyin = {"".join(pinyin_key(n)): cid for n, cid in self.by_name.items() if CJK.fullmatch(n)}
 
     def find(self, text: str) -> list[str]:
@@ -110,17 +116,29 @@ class CaseNames:
                     hits.append((start, self.by_pinyin[joined]))
         return hits
 
+    def only_places(self, text: str) -> bool:
+        """Every name in ``text`` is a district or county ("大渡口今天会下雨吗？"): a weak sign of topic."""
+        matched = self._matches(text)
+        return bool(matched) and all(name in self.places for name, _ in matched) and not self._find_pinyin(text)
+
     def _find_chinese(self, text: str) -> dict[str, int]:
         found: dict[str, int] = {}
+        for name, start in self._matches(text):
+            case_id = self.by_name[name]
+            found[case_id] = min(found.get(case_id, start), start)
+        return found
+
+    def _matches(self, text: str) -> list[tuple[str, int]]:
+        """Names in ``text``, longest first, never two over the same characters."""
+        matches = []
         taken = [False] * len(text)
         for name in self.longest_first:
             for match in re.finditer(re.escape(name), text):
                 if any(taken[match.start() : match.end()]):
                     continue
                 taken[match.start() : match.end()] = [True] * len(name)
-                case_id = self.by_name[name]
-                found[case_id] = min(found.get(case_id, match.start()), match.start())
-        return found
+                matches.append((name, match.start()))
+        return matches
 
 
 class Retriever:

@@ -1,0 +1,95 @@
+"""Conversations with the real model: complete questions stand alone, follow-ups resolve visibly,
+everyday questions are refused with a redirect, and a refusal never names what it says it lacks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from tests.conftest import KNOWLEDGE
+
+from qa.assistant import Assistant
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import load_embedder
+from qa.models import Reply
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    settings = Settings.from_env(knowledge_dir=KNOWLEDGE, index_dir=tmp_path_factory.mktemp("conv") / "index")
+    embedder = load_embedder(settings)
+    build_index(settings, embedder, progress=False)
+    yield Assistant.load(settings=settings, embedder=embedder)
+
+
+def chat(bot: Assistant, *questions: str) -> list[Reply]:
+    history: list[dict[str, str]] = []
+    replies = []
+    for question in questions:
+        reply = bot.ask(question, history)
+        replies.append(reply)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": reply.answer}]
+    return replies
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "case"),
+    [
+        ("潮汐车道花了多少钱？", "垫小二是什么？", "dianjiang-dianxiaoer"),
+        ("莎姐有多少名检察官？", "孩子在学校被欺负了，可以找垫小二吗？", "dianjiang-dianxiaoer"),
+        ("警快办有多少人注册？", "十大改革最佳实践都有哪些？", "overview"),
+    ],
+)
+def test_a_complete_question_is_never_rewritten(bot: Assistant, first: str, second: str, case: str) -> None:
+    reply = chat(bot, first, second)[-1]
+    assert not reply.answer.startswith("（按“")
+    assert reply.query.rstrip("?？") == second.replace("，", ",").rstrip("?？")
+    assert case in [c.case_id for c in reply.citations]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "明天重庆会下雨吗？",
+        "解放碑附近哪家火锅好吃？",
+        "渝中区哪里可以打疫苗？",
+        "你好，讲个笑话吧",
+        "What's the weather like in Chongqing today?",
+    ],
+)
+def test_everyday_questions_are_refused_with_examples(bot: Assistant, question: str) -> None:
+    reply = chat(bot, "警快办有多少人注册？", question)[-1]
+    assert not reply.grounded
+    assert "例如" in reply.answer and "是什么？" in reply.answer
+
+
+def test_a_follow_up_is_shown_as_understood(bot: Assistant) -> None:
+    _, second = chat(bot, "垫小二是什么？", "它是哪个单位搞的？")
+    assert second.grounded
+    assert second.answer.startswith("（按“垫小二")
+    assert "垫江县委政法委" in second.answer
+    assert "没有提到" not in second.answer  # the unit is known: never refused while being named
+
+
+def test_na_x_carries_the_question_over(bot: Assistant) -> None:
+    reply = chat(bot, "荣昌便民纠纷解决中心成功化解了多少纠纷？", "那石柱呢？")[-1]
+    assert "20570件" in reply.answer
+    assert reply.answer.startswith("（按“")
+
+
+def test_an_ordinal_picks_from_a_two_item_list(bot: Assistant) -> None:
+    reply = chat(bot, "有哪些县级的案例？", "第二个是哪个县的？")[-1]
+    assert "垫江" in reply.answer
+
+
+def test_district_and_unit_are_answered_from_the_front_matter(bot: Assistant) -> None:
+    assert "江北" in bot.ask("西部金融法律服务中心在哪个区？").answer
+    assert "市公安局" in bot.ask("警快办属于哪个部门？").answer
+
+
+def test_a_detail_no_passage_speaks_of_is_refused(bot: Assistant) -> None:
+    reply = bot.ask("车载便民法庭怎么预约？")
+    assert not reply.grounded
