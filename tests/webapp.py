@@ -16,7 +16,7 @@ import uvicorn
 from qa.assistant import Assistant
 from qa.build import build_index
 from qa.config import Settings
-from qa.embedding import HashingEmbedder
+from qa.embedding import Embedder, HashingEmbedder
 from qa.qlog import QuestionLog
 from qa.web.server import create_app
 
@@ -81,9 +81,12 @@ class Live:
 
 
 @contextmanager
-def live_server(settings: Settings, port: int | None = None) -> Iterator[Live]:
-    """The real app under uvicorn in a thread on 127.0.0.1 (``port``, or a free one); stopped on exit."""
-    assistant = Assistant.load(settings=settings, embedder=HashingEmbedder())
+def live_server(settings: Settings, port: int | None = None, embedder: Embedder | None = None) -> Iterator[Live]:
+    """The real app under uvicorn in a thread on 127.0.0.1 (``port``, or a free one); stopped on exit.
+
+    The fake embedder unless one is given (the real model, for behaviour that only it shows).
+    """
+    assistant = Assistant.load(settings=settings, embedder=embedder or HashingEmbedder())
     qlog = QuestionLog(settings.db_path, log_ip=settings.log_ip)
     app = create_app(assistant, settings, qlog)
     port = port or free_port()
