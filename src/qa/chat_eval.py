@@ -45,6 +45,7 @@ def score_sessions(bot: Assistant, sessions: list[dict[str, Any]]) -> dict[str, 
     """Per kind: right in conversation; for complete turns also right when asked alone."""
     chat: dict[str, list[bool]] = defaultdict(list)
     alone: dict[str, list[bool]] = defaultdict(list)
+    resolved: list[bool] = []  # a follow-up read as about the right case (its answer may still miss)
     misses: list[dict[str, Any]] = []
     for session in sessions:
         history: list[dict[str, str]] = []
@@ -52,6 +53,8 @@ def score_sessions(bot: Assistant, sessions: list[dict[str, Any]]) -> dict[str, 
             answer, cited, grounded = ask(bot, turn["question"], history)
             right = judge(turn, answer, cited, grounded)
             chat[turn["kind"]].append(right)
+            if turn["kind"] in FOLLOW_UPS and turn["expect_cases"]:
+                resolved.append(set(turn["expect_cases"]) <= set(cited))
             if turn["kind"] in COMPLETE:
                 alone[turn["kind"]].append(judge(turn, *ask(bot, turn["question"], [])))
             if not right:
@@ -59,7 +62,8 @@ def score_sessions(bot: Assistant, sessions: list[dict[str, Any]]) -> dict[str, 
                     {"id": session["id"], "kind": turn["kind"], "question": turn["question"], "answer": answer}
                 )
             history += [{"role": "user", "content": turn["question"]}, {"role": "assistant", "content": answer}]
-    return {"chat": _rates(chat), "alone": _rates(alone), "misses": misses}
+    rates = {"chat": _rates(chat), "alone": _rates(alone), "misses": misses}
+    return rates | {"resolved": (sum(resolved), len(resolved))}
 
 
 def score_offtopic(bot: Assistant, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -128,6 +132,8 @@ def format_chat(results: dict[str, Any]) -> str:
             single = alone.get(kind)
             solo = f"{single[0]}/{single[1]}" if single else "—"
             lines.append(f"{split:<6} {kind:<12} {right:>4}/{n:<4} {right / n:>5.0%}    {solo}")
+        right, n = result["sessions"]["resolved"]
+        lines.append(f"{split:<6} follow-ups resolved to the right case: {right}/{n}")
         pairs = result["switches"]
         lines.append(
             f"{split:<6} two-question switches: right after another opener {pairs['right_after']}/{pairs['pairs']},"
