@@ -32,7 +32,7 @@ title: "智慧调解平台"
 unit: "测试区委政法委"
 region: "测试区"
 level: "区"
-rank: 11
+rank: 5
 source: "测试"
 aliases: ["智慧调解平台"]
 ---
@@ -82,19 +82,19 @@ def admin(tmp_path: Path) -> Iterator[Admin]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    return [p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".undo"]  # .undo: for undo
 
 
 # ---- preview -------------------------------------------------------------------------------
 
 
 def test_preview_shows_the_parsed_case_and_its_chunks(admin: Admin) -> None:
-    body = admin.post("preview", {"name": "11-test-platform.md", "text": NEW_CASE}).json()
+    body = admin.post("preview", {"name": "05-test-platform.md", "text": NEW_CASE}).json()
     assert body["valid"] and body["problems"] == [] and body["replaces"] is False
-    assert body["case"]["id"] == "test-platform" and body["case"]["rank"] == 11 and body["case"]["paragraphs"] == 3
+    assert body["case"]["id"] == "test-platform" and body["case"]["rank"] == 5 and body["case"]["paragraphs"] == 3
     assert [c["paragraph"] for c in body["chunks"]] == [1, 2, 3]
     assert "3210件" in body["chunks"][2]["text"]
-    assert not (admin.settings.knowledge_dir / "11-test-platform.md").exists()  # a preview writes nothing
+    assert not (admin.settings.knowledge_dir / "05-test-platform.md").exists()  # a preview writes nothing
 
 
 def test_preview_of_an_existing_file_says_it_replaces_it(admin: Admin) -> None:
@@ -106,17 +106,17 @@ def test_preview_of_an_existing_file_says_it_replaces_it(admin: Admin) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "problem"),
     [
-        ("11-test-platform.md", "没有头信息的正文", "缺少 YAML 头信息"),
-        ("11-test-platform.md", "---\ntitle: [\n---\n正文", "YAML 头信息格式错误"),
-        ("11-test-platform.md", NEW_CASE.replace('title: "智慧调解平台"\n', ""), "缺少 title"),
-        ("11-test-platform.md", NEW_CASE.replace('level: "区"', f'level: "{"长" * 21}"'), "level 过长"),
-        ("11-test-platform.md\n", NEW_CASE, "两位序号-案例id.md"),
-        ("../11-test-platform.md", NEW_CASE, "不能包含目录"),
-        ("sub/11-test-platform.md", NEW_CASE, "不能包含目录"),
+        ("05-test-platform.md", "没有头信息的正文", "缺少 YAML 头信息"),
+        ("05-test-platform.md", "---\ntitle: [\n---\n正文", "YAML 头信息格式错误"),
+        ("05-test-platform.md", NEW_CASE.replace('title: "智慧调解平台"\n', ""), "缺少 title"),
+        ("05-test-platform.md", NEW_CASE.replace('level: "区"', f'level: "{"长" * 21}"'), "level 过长"),
+        ("05-test-platform.md\n", NEW_CASE, "两位序号-案例id.md"),
+        ("../05-test-platform.md", NEW_CASE, "不能包含目录"),
+        ("sub/05-test-platform.md", NEW_CASE, "不能包含目录"),
         ("test-platform.md", NEW_CASE, "两位序号-案例id.md"),
-        ("11-test-platform.txt", NEW_CASE, "两位序号-案例id.md"),
+        ("05-test-platform.txt", NEW_CASE, "两位序号-案例id.md"),
         ("11-other-name.md", NEW_CASE, "与头信息中的 id “test-platform”不一致"),
-        ("12-test-platform.md", NEW_CASE, "文件名序号 12 与 rank（11）不一致"),
+        ("12-test-platform.md", NEW_CASE, "文件名序号 12 与 rank（5）不一致"),
         ("11-jingkuaiban.md", NEW_CASE.replace("test-platform", "jingkuaiban"), "已被 04-jingkuaiban.md 使用"),
     ],
     ids=[
@@ -141,7 +141,7 @@ def test_preview_and_save_refuse_invalid_files_in_chinese(admin: Admin, name: st
     saved = admin.post("cases", {"name": name, "text": text})
     assert saved.status_code == 400 and problem in saved.json()["error"] and "文件未保存" in saved.json()["error"]
     assert sorted(p.name for p in admin.settings.knowledge_dir.iterdir()) == before
-    assert not (admin.settings.knowledge_dir.parent / "11-test-platform.md").exists()
+    assert not (admin.settings.knowledge_dir.parent / "05-test-platform.md").exists()
 
 
 def test_oversized_or_malformed_uploads_get_a_chinese_400(admin: Admin) -> None:
@@ -154,13 +154,18 @@ def test_oversized_or_malformed_uploads_get_a_chinese_400(admin: Admin) -> None:
 
 
 def test_save_writes_the_file_atomically(admin: Admin) -> None:
-    response = admin.post("cases", {"name": "11-test-platform.md", "text": NEW_CASE})
+    response = admin.post("cases", {"name": "05-test-platform.md", "text": NEW_CASE})
     assert response.status_code == 200
-    assert response.json() == {"saved": "11-test-platform.md", "case_id": "test-platform", "replaced": False}
-    path = admin.settings.knowledge_dir / "11-test-platform.md"
+    assert response.json() == {
+        "saved": "05-test-platform.md",
+        "case_id": "test-platform",
+        "replaced": False,
+        "undo": ["05-test-platform.md"],
+    }
+    path = admin.settings.knowledge_dir / "05-test-platform.md"
     assert path.read_text(encoding="utf-8") == NEW_CASE and path.stat().st_mode & 0o777 == 0o644
     assert leftovers(admin.settings.knowledge_dir) == []
-    again = admin.post("cases", {"name": "11-test-platform.md", "text": NEW_CASE.replace("3210", "3300")})
+    again = admin.post("cases", {"name": "05-test-platform.md", "text": NEW_CASE.replace("3210", "3300")})
     assert again.json()["replaced"] is True and "3300件" in path.read_text(encoding="utf-8")
 
 
@@ -170,7 +175,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr("qa.corpus.os.replace", broken_replace)
     with pytest.raises(OSError):
-        save_upload(tmp_path, "11-test-platform.md", NEW_CASE)
+        save_upload(tmp_path, "05-test-platform.md", NEW_CASE)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InvalidUpload):
         save_upload(tmp_path, "../evil.md", NEW_CASE)
@@ -181,7 +186,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: py
 
 def test_upload_then_rebuild_serves_the_new_case(admin: Admin) -> None:
     before = admin.client.get("/api/health").json()["index_version"]
-    assert admin.post("cases", {"name": "11-test-platform.md", "text": NEW_CASE}).status_code == 200
+    assert admin.post("cases", {"name": "05-test-platform.md", "text": NEW_CASE}).status_code == 200
     status = admin.rebuild()
     assert status["state"] == "done", status
     assert status["report"]["added"] == ["test-platform"] and "已生效" in status["message"]
@@ -244,3 +249,72 @@ def test_admin_page_is_self_contained(admin: Admin) -> None:
     assert "innerHTML" not in admin.client.get("/admin/admin.js").text
     assert admin.client.get("/admin/../pyproject.toml").status_code == 404
     assert admin.client.get("/admin/secret.txt").status_code == 404
+
+
+# ---- the workbench: list, open, diff, delete, checks, undo (issue 15) ----------------------
+
+
+def test_list_open_and_diff_before_saving(admin: Admin) -> None:
+    listed = admin.get("cases").json()
+    row = next(r for r in listed["cases"] if r["name"] == "04-jingkuaiban.md")
+    assert row["id"] == "jingkuaiban" and row["rank"] == 4 and row["batch"] == "" and row["modified"]
+    assert listed["undo"] == []
+    text = admin.get("cases/04-jingkuaiban.md").json()["text"]
+    assert text == (admin.settings.knowledge_dir / "04-jingkuaiban.md").read_text(encoding="utf-8")
+    assert admin.get("cases/..%2Fsecret.md").status_code == 404 and admin.get("cases/checks.jsonl").status_code == 404
+    edited = text.replace("1714万", "1800万")
+    preview = admin.post("preview", {"name": "04-jingkuaiban.md", "text": edited}).json()
+    assert "\n-" in preview["diff"] and "+" in preview["diff"] and "1800万" in preview["diff"]
+    assert admin.post("preview", {"name": "04-jingkuaiban.md", "text": text}).json()["diff"] == ""
+
+
+def test_a_paste_preview_reports_the_cleaning_and_the_save_stores_it_clean(admin: Admin) -> None:
+    pasted = NEW_CASE.replace("3210件", "3210\u00a0件<br>").replace(
+        '"智慧调解平台"\nunit', '"<b>智慧调解平台</b>"\nunit'
+    )
+    preview = admin.post("preview", {"name": "05-test-platform.md", "text": pasted}).json()
+    assert preview["valid"] and preview["case"]["title"] == "智慧调解平台"
+    assert any("HTML 标签 <b>、<br>" in n and "第 3、15 行" in n for n in preview["notices"])
+    assert "<" not in preview["text"] and "3210件" in preview["text"]
+    admin.post("cases", {"name": "05-test-platform.md", "text": pasted})
+    assert "<" not in (admin.settings.knowledge_dir / "05-test-platform.md").read_text(encoding="utf-8")
+
+
+def test_a_gbk_upload_gets_a_chinese_fix_not_a_field_error(admin: Admin) -> None:
+    garbled = NEW_CASE.encode("gbk").decode("utf-8", errors="replace")
+    preview = admin.post("preview", {"name": "05-test-platform.md", "text": garbled}).json()
+    assert not preview["valid"] and len(preview["problems"]) == 1
+    assert "含乱码" in preview["problems"][0] and "另存为" in preview["problems"][0]
+
+
+def test_delete_and_undo_restore_the_file_byte_for_byte(admin: Admin) -> None:
+    path = admin.settings.knowledge_dir / "04-jingkuaiban.md"
+    before = path.read_bytes()
+    response = admin.client.delete("/api/admin/cases/04-jingkuaiban.md", headers=AUTH)
+    assert response.status_code == 200 and not path.exists() and response.json()["undo"] == ["04-jingkuaiban.md"]
+    assert admin.client.delete("/api/admin/cases/checks.jsonl", headers=AUTH).status_code == 400
+    undone = admin.post("undo", {"name": "04-jingkuaiban.md"}).json()
+    assert "恢复" in undone["message"] and path.read_bytes() == before and undone["undo"] == []
+    assert admin.post("undo", {"name": "04-jingkuaiban.md"}).status_code == 400
+
+
+def test_checks_are_edited_with_validation(admin: Admin) -> None:
+    bad = '{"question": "警快办有多少人注册？", "expect_case": "jingkuaibn"}\n'
+    response = admin.client.put("/api/admin/checks", json={"text": bad}, headers=AUTH)
+    assert response.status_code == 400 and "第 1 行的 expect_case “jingkuaibn”" in response.json()["error"]
+    good = bad.replace("jingkuaibn", "jingkuaiban")
+    assert admin.client.put("/api/admin/checks", json={"text": good}, headers=AUTH).status_code == 200
+    assert admin.get("checks").json()["text"] == good
+
+
+def test_after_a_failed_rebuild_the_deleted_file_can_be_undone(admin: Admin) -> None:
+    checks = admin.settings.knowledge_dir / "checks.jsonl"
+    checks.write_text('{"question": "警快办有多少人注册？", "expect_case": "jingkuaiban"}\n', encoding="utf-8")
+    path = admin.settings.knowledge_dir / "04-jingkuaiban.md"
+    before = path.read_bytes()
+    assert admin.client.delete("/api/admin/cases/04-jingkuaiban.md", headers=AUTH).status_code == 200
+    status = admin.rebuild()
+    assert status["state"] == "failed" and "checks.jsonl" in status["message"]
+    assert "04-jingkuaiban.md" in admin.get("status").json()["undo"]
+    admin.post("undo", {"name": "04-jingkuaiban.md"})
+    assert path.read_bytes() == before and admin.rebuild()["state"] == "done"

@@ -40,7 +40,14 @@ NEW_CASE = "11.重庆市测试区\n\n智慧调解平台\n\n测试区智慧调解
 def test_only_new_cases_are_embedded_and_answer_at_once(built: Settings) -> None:
     counting = Counting()
     write_case(
-        built.knowledge_dir, "11-test.md", "test-platform", "智慧调解平台", NEW_CASE, rank=11, aliases="[智慧调解平台]"
+        built.knowledge_dir,
+        "01-test.md",
+        "test-platform",
+        "智慧调解平台",
+        NEW_CASE,
+        rank=1,
+        batch='"2024年十大改革最佳实践"',  # rank 11 would be refused: a batch is a selection of ten
+        aliases="[智慧调解平台]",
     )
     report = build_index(built, counting, progress=False)
     assert report.added == ["test-platform"] and not report.changed and not report.removed
@@ -51,7 +58,7 @@ def test_only_new_cases_are_embedded_and_answer_at_once(built: Settings) -> None
     reply = bot.ask("智慧调解平台受理了多少纠纷？")
     assert "3210件" in reply.answer and reply.citations[0].case_id == "test-platform"
     listing = bot.ask("有哪些案例？")
-    assert "智慧调解平台" in listing.answer and "11 个" in listing.answer
+    assert "1. 智慧调解平台" in listing.answer and "“2024年十大改革最佳实践”共收录 1 个" in listing.answer
 
 
 def test_changed_case_gets_the_new_figure(built: Settings, fake: HashingEmbedder) -> None:
@@ -74,7 +81,7 @@ def test_deleted_case_disappears(built: Settings, fake: HashingEmbedder) -> None
 
 def test_dry_run_reports_without_writing(built: Settings, fake: HashingEmbedder) -> None:
     before = store.current_version(built.index_dir)
-    write_case(built.knowledge_dir, "12-x.md", "x-case", "某案例", "某案例正文。", rank=12)
+    write_case(built.knowledge_dir, "12-x.md", "x-case", "某案例", "某案例正文。")
     report = build_index(built, fake, dry_run=True, progress=False)
     assert report.dry_run and report.added == ["x-case"] and report.chunks_after > report.chunks_before
     assert store.current_version(built.index_dir) == before

@@ -62,3 +62,36 @@ def test_dry_run_and_rollback(runner: CliRunner, settings: Settings) -> None:
 def test_ask_without_index_says_how_to_build_it(runner: CliRunner) -> None:
     result = runner.invoke(main, ["ask", "你好"])
     assert result.exit_code == 1 and "qa index" in result.output
+
+
+def test_report_names_the_case_file_to_fix(
+    runner: CliRunner, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.qlog import QuestionLog
+
+    log = QuestionLog(settings.db_path)
+    log.log(
+        question="警快办几点下班？",
+        query="警快办几点下班？",
+        answer="没有",
+        case_ids=["jingkuaiban"],
+        grounded=False,
+        latency_ms=1.0,
+    )
+    assert log.flush()
+    log.close()
+    monkeypatch.setenv("QA_DB", str(settings.db_path))
+    result = runner.invoke(main, ["report"])
+    assert result.exit_code == 0, result.output
+    assert "（04-jingkuaiban.md）：1 次 → 原文有依据时" in result.output
+
+
+def test_a_gbk_case_and_a_bad_check_line_in_the_cli(runner: CliRunner, settings: Settings) -> None:
+    path = settings.knowledge_dir / "04-jingkuaiban.md"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("gb18030"))
+    result = runner.invoke(main, ["index", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "提示：04-jingkuaiban.md：文件是 GBK/GB18030 编码，已自动按 GB18030 读取" in result.output
+    (settings.knowledge_dir / "checks.jsonl").write_text('{"question": "坏行"\n', encoding="utf-8")
+    result = runner.invoke(main, ["index", "--dry-run"])
+    assert result.exit_code == 2 and "checks.jsonl: 第 1 行不是有效的 JSON" in result.output

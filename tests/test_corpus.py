@@ -58,7 +58,8 @@ def test_each_bad_front_matter_is_named(tmp_path: Path, content: str, expected: 
 def test_non_utf8_non_markdown_and_duplicates_are_all_reported_together(tmp_path: Path) -> None:
     write_case(tmp_path, "a.md", "same", "标题一", "正文一。")
     write_case(tmp_path, "b.md", "same", "标题二", "正文二。")
-    (tmp_path / "c.md").write_bytes("---\nid: c\n---\n正文".encode("gbk"))
+    # neither UTF-8 nor GB18030 (a GBK file is read: tests/test_editing.py)
+    (tmp_path / "c.md").write_bytes(b"---\nid: c\n---\n\xff\xfe\x80")
     (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     problems = _problems(tmp_path)
     assert "重复" in problems["b.md"]
@@ -108,8 +109,8 @@ def test_an_alias_bomb_is_rejected_small(tmp_path: Path) -> None:
 
 
 def test_an_upload_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
-    text = "---\nid: test-x\ntitle: 标题\nrank: 11\n---\n正文。"
-    assert check_upload(tmp_path, "11-test-x.md", text).id == "test-x"
+    text = "---\nid: test-x\ntitle: 标题\nrank: 1\n---\n正文。"
+    assert check_upload(tmp_path, "01-test-x.md", text).id == "test-x"
     with pytest.raises(InvalidUpload) as info:
-        check_upload(tmp_path, "11-test-x.md\n", text)
+        check_upload(tmp_path, "01-test-x.md\n", text)
     assert "文件名" in info.value.user_message

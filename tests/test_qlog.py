@@ -303,3 +303,21 @@ def test_a_stuck_writer_drops_records_instead_of_blocking(tmp_path: Path, caplog
     messages = [r.getMessage() for r in warnings_from_log(caplog)]
     assert len(messages) == 2 and any("dropping" in m for m in messages)  # one for the lock, one for the overflow
     qlog.close()
+
+
+def test_the_report_says_what_to_fix_grouped_by_case(qlog: QuestionLog) -> None:
+    for _ in range(2):
+        qlog.log(**entry("警快办的客服电话是多少？", grounded=False))
+    qlog.log(**entry("警快办几点下班？", grounded=False))
+    qlog.log(**entry("今天天气怎么样？", grounded=False, case_ids=[]))
+    qlog.log(**entry("旧案例的问题？", grounded=False, case_ids=["gone"]))
+    qlog.log(**entry())  # answered: not to fix
+    assert qlog.flush()
+    cases = {"jingkuaiban": ("“警快办”——不见面就能办", "04-jingkuaiban.md")}
+    to_fix = qlog.report(cases=cases).split("\n\n")[0]
+    lines = to_fix.splitlines()
+    assert lines[0].startswith("下一步要处理的")
+    assert lines[1].startswith("  《“警快办”——不见面就能办》（04-jingkuaiban.md）：3 次 → 原文有依据时，在该案例补充")
+    assert "checks.jsonl" in lines[1] and lines[2].endswith("2 次  警快办的客服电话是多少？")
+    assert "  案例 gone（已不在知识库中）：1 次" in to_fix and "不涉及任何案例：1 次 → 多半与主题无关" in to_fix
+    assert len(qlog.report().split("\n\n")) == 4  # without the cases, the report is as before

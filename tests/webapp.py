@@ -25,18 +25,19 @@ KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
 # (tests/test_ratelimit.py sets a real limit where it tests limiting.)
 GENEROUS_RATE_LIMIT = 100_000
 CASE_FILES = ("00-overview.md", "01-5g-mobile-court.md", "02-rongchang-mediation.md", "04-jingkuaiban.md")
-# A case whose every field carries markup: the page must show it as text and never run it.
+# A case whose every field carries markup: the page must show it as text and never run it. Written as
+# entities because corpus loading strips pasted tags; an entity is literal text, so the markup reaches the index.
 XSS_CASE = """---
 id: xss-probe
-title: "测试桥<img src=x onerror=\\"window.__xss=1\\">案例"
-unit: "测试单位<b>粗体</b>"
+title: "测试桥&lt;img src=x onerror=\\"window.__xss=1\\"&gt;案例"
+unit: "测试单位&lt;b&gt;粗体&lt;/b&gt;"
 region: "重庆市"
 level: "市级"
 rank: 9
 source: "测试"
 aliases: ["测试桥"]
 ---
-“测试桥”注册人数<img src=x onerror=window.__xss=1>88万人,<script>window.__xss=2</script>覆盖全市。
+“测试桥”注册人数&lt;img src=x onerror=window.__xss=1&gt;88万人,&lt;script&gt;window.__xss=2&lt;/script&gt;覆盖全市。
 """
 
 

@@ -127,6 +127,7 @@ class Answerer:
         self.retriever = retriever
         self.relevance = relevance or load_model()
         self.cases: dict[str, CaseInfo] = retriever.cases
+        self.batches = {str(m["id"]): str(m.get("batch") or "") for m in retriever.data.cases}  # case → selection
         self.chunks_by_case: dict[str, list[Chunk]] = {}
         for chunk in retriever.data.chunks:
             self.chunks_by_case.setdefault(chunk.case_id, []).append(chunk)
@@ -276,26 +277,44 @@ class Answerer:
 
     def catalogue(self, q: Question) -> Reply:
         levels = _levels(q.query)
-        cases = [c for c in self.cases.values() if c.rank is not None and (not levels or c.level in levels)]
+        batch, batches = self._asked_batch(q.query)
+        cases = [
+            c
+            for c in self.cases.values()
+            if c.rank is not None and (not levels or c.level in levels) and self.batches.get(c.id, "") == batch
+        ]
         cases.sort(key=lambda c: c.rank or 0)
         if not cases:
             return self.refuse(q, "知识库中没有符合条件的案例。")
         draft = Draft()
         lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self._title_chunk(c), c.title, 1.0)}" for c in cases]
         scope = "、".join(sorted(levels, key="市级区县".find)) + "级" if levels else ""
+        where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
         head = (
             f"共有 {len(cases)} 个{scope}案例："
             if scope
-            else f"知识库共收录 {len(cases)} 个案例：{self._cite_enumeration(draft)}"
+            else f"{where}共收录 {len(cases)} 个案例：{self._cite_enumeration(draft, batch)}"
         )
+        if len(batches) > 1:  # the other selections are named, so the editor's next year's ten are findable
+            head = f"（另有：{'、'.join(b or '首批' for b in batches if b != batch)}）{head}"
         return Reply(head + "\n" + "\n".join(lines), draft.citations, True, q.query)
 
-    def _cite_enumeration(self, draft: Draft) -> str:
+    def _asked_batch(self, query: str) -> tuple[str, list[str]]:
+        """The selection a catalogue question means (its name or year, else the latest) and all of them, oldest first."""
+        batches = sorted(
+            {self.batches.get(c.id, "") for c in self.cases.values() if c.rank is not None},
+            key=lambda b: (int(m.group()) if (m := re.search(r"(?:19|20)\d\d", b)) else 0, b),
+        )
+        named = [b for b in batches if b and (b in query or any(y in query for y in re.findall(r"(?:19|20)\d\d", b)))]
+        return (named or batches or [""])[-1], batches
+
+    def _cite_enumeration(self, draft: Draft, batch: str = "") -> str:
         """Cite the overview passage that lists the cases, when there is one: the list's own source."""
-        ranked = [c for c in self.cases.values() if c.rank is not None]
+        ranked = [c for c in self.cases.values() if c.rank is not None and self.batches.get(c.id, "") == batch]
         best, most = None, 2
         for case in self.cases.values():
-            for chunk in self.chunks_by_case.get(case.id, []) if case.rank is None else []:
+            overview = case.rank is None and self.batches.get(case.id, "") == batch
+            for chunk in self.chunks_by_case.get(case.id, []) if overview else []:
                 named = sum(c.unit in chunk.text for c in ranked)
                 if named > most:
                     best, most = chunk, named

@@ -30,9 +30,9 @@ from tqdm import tqdm
 from . import index as store
 from .chunking import SEPARATORS, chunk_cases, embedding_text
 from .config import Settings
-from .corpus import load_cases
+from .corpus import checks_problems, load_cases
 from .embedding import Embedder, background_passages, fingerprint
-from .errors import IndexCheckFailed, QAError
+from .errors import CorpusError, IndexCheckFailed, QAError
 from .figures import figures_for
 from .glossary import build_glossary
 from .models import Case, Chunk
@@ -85,17 +85,23 @@ def build_index(
     say = step or _quiet
     strict = settings.strict_build if strict is None else strict
     started = time.perf_counter()
-    say("读取并校验案例文件")
-    cases = load_cases(settings.knowledge_dir)
+    say("读取并校验案例文件和 checks.jsonl")
+    notices: list[str] = []
+    cases = load_cases(settings.knowledge_dir, notices)
+    problems = checks_problems(settings.knowledge_dir, {c.id for c in cases})
+    if problems:  # on every build, dry run and "nothing changed" included: a broken check would never run
+        raise CorpusError(problems)
     if dry_run:
         report = _plan(cases, _reusable(settings, embedder, full), settings, full, _cache(settings, embedder, full))
         report.dry_run, report.seconds = True, time.perf_counter() - started
+        report.warnings += notices
         return report
     with store.build_lock(settings.index_dir):
         store.remove_stale_temp(settings.index_dir)
         previous = _reusable(settings, embedder, full)
         cache = _cache(settings, embedder)
         report = _plan(cases, previous, settings, full, None if full else cache)
+        report.warnings += notices
         if previous is not None and _up_to_date(previous, report):
             report.version, report.seconds, report.embedded = previous.version, time.perf_counter() - started, 0
             report.warnings.append("案例没有变化，索引已是最新，未发布新版本（需要时用 --full 强制重建）")

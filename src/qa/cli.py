@@ -160,10 +160,13 @@ def eval_cmd(questions: Path, as_json: bool, no_naive: bool, chat: bool) -> None
 @click.option("--limit", default=10, show_default=True)
 @friendly_errors
 def report(limit: int) -> None:
-    """给编辑看的问答日志报告：未答出的问题、被点踩的回答、每日提问量。"""
+    """给编辑看的问答日志报告：下一步要处理的问题（按案例分组）、未答出的问题、被点踩的回答、每日提问量。"""
+    from .corpus import readable_cases
     from .qlog import QuestionLog
 
-    click.echo(QuestionLog(Settings.from_env().db_path).report(limit))
+    settings = Settings.from_env()
+    cases = {c.id: (c.title, Path(c.path).name) for c in readable_cases(settings.knowledge_dir)}
+    click.echo(QuestionLog(settings.db_path).report(limit, cases))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ class Case:
     """One practice (or the overview) as read from ``knowledge/<file>.md``.
 
     Only ``id`` and ``title`` are required in a file; an absent ``unit``, ``region``,
-    ``level`` or ``source`` is "". ``fields`` keeps any other front-matter field.
+    ``level``, ``source`` or ``batch`` is "". ``fields`` keeps any other front-matter field.
     """
 
     id: str
@@ -26,6 +26,7 @@ class Case:
     content_hash: str
     aliases: tuple[str, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()
+    batch: str = ""  # the selection the case belongs to ("" = the first, unnamed one); its rank is unique within it
 
     @property
     def paragraphs(self) -> list[str]:

@@ -24,7 +24,8 @@ import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,8 +260,13 @@ class QuestionLog:
 
     # ---- reading (synchronous: for `qa report` and tests) ---------------------------
 
-    def report(self, limit: int = 10) -> str:
-        """A plain-text report for editors: unanswered questions, disliked answers, questions per day."""
+    def report(self, limit: int = 10, cases: Mapping[str, tuple[str, str]] | None = None) -> str:
+        """A plain-text report for editors: unanswered questions, disliked answers, questions per day.
+
+        With ``cases`` (case id → title and file name, as ``qa report`` passes them) it starts
+        with what to fix: the unanswered questions grouped by the case they were about, each
+        group with a suggested action.
+        """
         if not self.db_path.exists():
             return f"问答日志 {self.db_path} 还不存在：还没有人提问。"
         try:
@@ -272,6 +278,8 @@ class QuestionLog:
                     _per_channel(conn, channel),
                     _per_day(conn, limit),
                 ]
+                if cases is not None:
+                    sections.insert(0, _to_fix(conn, limit, cases))
         except sqlite3.Error as exc:
             raise QAError(
                 f"cannot read question log {self.db_path}: {exc}", f"无法读取问答日志 {self.db_path}：{exc}"
@@ -316,6 +324,33 @@ def _unanswered(conn: sqlite3.Connection, limit: int) -> str:
     ).fetchall()
     lines = [f"  {n:>4} 次  {question}" for question, n, _ in rows] or ["  （无）"]
     return "\n".join(["最常见的未答出问题（知识库中没有依据）：", *lines])
+
+
+def _to_fix(conn: sqlite3.Connection, limit: int, cases: Mapping[str, tuple[str, str]]) -> str:
+    """Unanswered questions by the case the answer named (the first of its case ids), each group with an action."""
+    groups: dict[str, Counter[str]] = {}
+    for question, case_ids in conn.execute("SELECT question, case_ids FROM questions WHERE grounded = 0"):
+        try:
+            ids = [str(i) for i in json.loads(case_ids or "[]")]
+        except ValueError:
+            ids = []
+        groups.setdefault(ids[0] if ids else "", Counter())[question] += 1
+    lines = []
+    for case_id, asked in sorted(groups.items(), key=lambda g: (-sum(g[1].values()), g[0]))[:limit]:
+        total = sum(asked.values())
+        if not case_id:
+            head = f"  不涉及任何案例：{total} 次 → 多半与主题无关，可不处理；确属本主题的，需要新增案例"
+        elif case_id in cases:
+            title, name = cases[case_id]
+            head = (
+                f"  《{title}》（{name}）：{total} 次 → 原文有依据时，在该案例补充回答这些问题的段落，"
+                "并在 checks.jsonl 为它加一个检查问题"
+            )
+        else:
+            head = f"  案例 {case_id}（已不在知识库中）：{total} 次 → 问题若仍重要，恢复或新增相应案例"
+        shown = [f"      {n:>4} 次  {q}" for q, n in asked.most_common(3)]
+        lines += [head, *shown]
+    return "\n".join(["下一步要处理的（未答出的问题，按涉及的案例分组）：", *(lines or ["  （无）"])])
 
 
 def _has_channel(conn: sqlite3.Connection) -> bool:

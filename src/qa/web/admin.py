@@ -34,7 +34,21 @@ from ..assistant import Assistant
 from ..build import build_index
 from ..chunking import chunk_case
 from ..config import Settings
-from ..corpus import UPLOAD_NAME, check_upload, save_upload
+from ..corpus import (
+    CHECKS,
+    UPLOAD_NAME,
+    check_upload,
+    clean_paste,
+    delete_file,
+    diff_text,
+    editable_name,
+    list_case_files,
+    read_knowledge_file,
+    save_case,
+    save_checks,
+    undo_change,
+    undoable,
+)
 from ..errors import AdminUnauthorized, CorpusError, QAError, RateLimited, RebuildBusy
 from .ratelimit import RateLimiter
 
@@ -55,6 +69,14 @@ ASSETS = {"admin.js": "text/javascript; charset=utf-8", "admin.css": "text/css; 
 class CaseUpload(BaseModel):
     name: StrictStr = Field(max_length=200, description="文件名，如 04-jingkuaiban.md")
     text: StrictStr = Field(max_length=MAX_UPLOAD_CHARS, description="文件内容（UTF-8 文本）")
+
+
+class ChecksText(BaseModel):
+    text: StrictStr = Field(max_length=MAX_UPLOAD_CHARS * 5, description="checks.jsonl 的全部内容")
+
+
+class FileName(BaseModel):
+    name: StrictStr = Field(max_length=200)
 
 
 class RebuildRequest(BaseModel):
@@ -199,7 +221,7 @@ def build_router(assistant: Assistant, settings: Settings, rebuilder: Rebuilder)
 
     @router.get("/status")
     def status() -> dict[str, Any]:
-        return index_status(assistant) | {"rebuild": rebuilder.status()}
+        return index_status(assistant) | {"rebuild": rebuilder.status(), "undo": undoable(settings.knowledge_dir)}
 
     @router.post("/reload")
     def reload() -> dict[str, Any]:
@@ -214,9 +236,44 @@ def build_router(assistant: Assistant, settings: Settings, rebuilder: Rebuilder)
     def save(body: CaseUpload) -> dict[str, Any]:
         # Only a valid name is looked up: the file system is never asked about "../anything".
         replaced = UPLOAD_NAME.match(body.name) is not None and (settings.knowledge_dir / body.name).is_file()
-        case = save_upload(settings.knowledge_dir, body.name, body.text)  # InvalidUpload → 400
+        case = save_case(
+            settings.knowledge_dir, body.name, body.text
+        )  # InvalidUpload → 400; the old file kept for undo
         log.info("admin saved %s (case %s)", body.name, case.id)
-        return {"saved": body.name, "case_id": case.id, "replaced": replaced}
+        return {"saved": body.name, "case_id": case.id, "replaced": replaced, "undo": undoable(settings.knowledge_dir)}
+
+    @router.get("/cases")
+    def cases() -> dict[str, Any]:
+        return {"cases": list_case_files(settings.knowledge_dir), "undo": undoable(settings.knowledge_dir)}
+
+    @router.get("/cases/{name}")
+    def open_case(name: str) -> dict[str, Any]:
+        text = read_knowledge_file(settings.knowledge_dir, name) if editable_name(name) else None
+        if text is None or name == CHECKS:
+            raise StarletteHTTPException(404)
+        return {"name": name, "text": text}
+
+    @router.delete("/cases/{name}")
+    def delete(name: str) -> dict[str, Any]:
+        delete_file(settings.knowledge_dir, name)  # InvalidUpload → 400
+        log.info("admin deleted %s", name)
+        return {"deleted": name, "undo": undoable(settings.knowledge_dir)}
+
+    @router.get("/checks")
+    def checks() -> dict[str, Any]:
+        return {"text": read_knowledge_file(settings.knowledge_dir, CHECKS) or ""}
+
+    @router.put("/checks")
+    def put_checks(body: ChecksText) -> dict[str, Any]:
+        save_checks(settings.knowledge_dir, body.text)  # InvalidUpload naming each bad line → 400
+        log.info("admin saved %s", CHECKS)
+        return {"saved": CHECKS, "undo": undoable(settings.knowledge_dir)}
+
+    @router.post("/undo")
+    def undo(body: FileName) -> dict[str, Any]:
+        done = undo_change(settings.knowledge_dir, body.name)
+        log.info("admin undid the last change of %s", body.name)
+        return {"message": done, "undo": undoable(settings.knowledge_dir)}
 
     @router.post("/rebuild", status_code=202)
     def rebuild(body: RebuildRequest | None = None) -> dict[str, Any]:
@@ -244,17 +301,27 @@ def index_status(assistant: Assistant) -> dict[str, Any]:
 
 
 def preview_upload(settings: Settings, name: str, text: str) -> dict[str, Any]:
-    """How an uploaded file parses and chunks, or its problems; an invalid file is an answer, not an error."""
+    """How an uploaded file parses and chunks, or its problems; an invalid file is an answer, not an error.
+
+    ``notices`` says what pasted formatting was cleaned (and ``text`` is the cleaned file,
+    which is what saving stores).
+    """
+    cleaned, notices = clean_paste(text)
     try:
         case = check_upload(settings.knowledge_dir, name, text)
     except CorpusError as exc:
-        return {"valid": False, "problems": [p.problem for p in exc.problems], "case": None, "chunks": []}
+        problems = [p.problem for p in exc.problems]
+        return {"valid": False, "problems": problems, "notices": notices, "text": cleaned, "case": None, "chunks": []}
     chunks = chunk_case(case, settings.chunk_size, settings.chunk_overlap)
     meta = {k: v for k, v in case.meta().items() if k not in ("path", "content_hash")}
     meta["paragraphs"] = len(case.paragraphs)
+    saved = read_knowledge_file(settings.knowledge_dir, name)
     return {
         "valid": True,
         "problems": [],
+        "notices": notices,
+        "text": cleaned,
+        "diff": diff_text(saved, cleaned, name),
         "case": meta,
         "replaces": (settings.knowledge_dir / name).is_file(),
         "chunks": [{"paragraph": c.paragraph, "start": c.start, "end": c.end, "text": c.text} for c in chunks],

@@ -80,8 +80,9 @@
     try {
       const s = await call("GET", "/api/admin/status");
       showStatus(s); // also enables the rebuild button unless a rebuild is running
-      for (const id of ["reload", "preview"]) $(id).disabled = false;
+      for (const id of ["reload", "preview", "save-checks"]) $(id).disabled = false;
       show("已连接。", "ok");
+      await Promise.all([listCases(), loadChecks()]);
       if (s.rebuild.state === "running") poll();
     } catch (err) {
       show(err.message, "error");
@@ -94,11 +95,23 @@
     $("name").value = file.name;
     const reader = new FileReader();
     reader.onload = () => {
-      $("text").value = reader.result;
+      const [text, notice] = decode(new Uint8Array(reader.result));
+      $("text").value = text;
       invalidate();
+      if (notice) show(notice, "ok");
     };
     reader.onerror = () => show("无法读取文件。", "error");
-    reader.readAsText(file, "utf-8");
+    reader.readAsArrayBuffer(file);
+  }
+
+  // UTF-8 as it is; a GBK/GB18030 file (Word's and Notepad's old default) converted, with a notice.
+  function decode(bytes) {
+    try {
+      return [new TextDecoder("utf-8", { fatal: true }).decode(bytes), ""];
+    } catch (err) {
+      const text = new TextDecoder("gb18030").decode(bytes);
+      return [text, "文件是 GBK/GB18030 编码，已自动转换为 UTF-8，保存时按 UTF-8 写入；请核对内容是否正确。"];
+    }
   }
 
   function invalidate() {
@@ -106,7 +119,128 @@
     $("save").disabled = true;
   }
 
+  async function listCases() {
+    const r = await call("GET", "/api/admin/cases");
+    const body = $("cases").querySelector("tbody");
+    body.replaceChildren();
+    for (const c of r.cases) {
+      const tr = document.createElement("tr");
+      const cells = [c.name, c.batch || "—", c.rank === null ? "—" : c.rank, c.title || c.problem, c.unit || "—", c.modified];
+      for (const value of cells) {
+        const td = document.createElement("td");
+        td.textContent = String(value);
+        tr.append(td);
+      }
+      const td = document.createElement("td");
+      td.className = "actions";
+      const open = document.createElement("button");
+      open.type = "button";
+      open.textContent = "打开";
+      open.dataset.open = c.name;
+      open.addEventListener("click", () => openCase(c.name));
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "danger";
+      del.textContent = "删除";
+      del.dataset.delete = c.name;
+      del.addEventListener("click", () => removeCase(c.name));
+      td.append(open, del);
+      tr.append(td);
+      body.append(tr);
+    }
+    showUndo(r.undo);
+  }
+
+  function showUndo(names) {
+    const list = $("undo-list");
+    list.replaceChildren();
+    for (const name of names || []) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = "撤销 " + name + " 的最近修改";
+      b.dataset.undo = name;
+      b.addEventListener("click", () => undo(name));
+      list.append(b);
+    }
+    $("undo-box").hidden = !(names && names.length);
+  }
+
+  async function openCase(name) {
+    try {
+      const r = await call("GET", "/api/admin/cases/" + encodeURIComponent(name));
+      $("name").value = r.name;
+      $("text").value = r.text;
+      invalidate();
+      $("preview-out").replaceChildren();
+      $("text").focus();
+      show("已打开 " + name + "。修改后先预览（可看到与已保存版本的差异），再保存。", "ok");
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  async function removeCase(name) {
+    if (!window.confirm("确定删除 " + name + "？删除后需重建索引才生效，可撤销。")) return;
+    try {
+      const r = await call("DELETE", "/api/admin/cases/" + encodeURIComponent(name));
+      show("已删除 " + r.deleted + "。重建索引后生效；如误删可点“撤销”。", "ok");
+      await listCases();
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  async function undo(name) {
+    try {
+      const r = await call("POST", "/api/admin/undo", { name });
+      show(r.message + "。请重新重建索引。", "ok");
+      await Promise.all([listCases(), loadChecks()]);
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  async function loadChecks() {
+    $("checks").value = (await call("GET", "/api/admin/checks")).text;
+  }
+
+  async function saveChecks() {
+    try {
+      const r = await call("PUT", "/api/admin/checks", { text: $("checks").value });
+      show("已保存 " + r.saved + "。重建索引后生效。", "ok");
+      showUndo(r.undo);
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  function renderDiff(diff, out) {
+    const pre = document.createElement("pre");
+    pre.className = "diff";
+    if (!diff) {
+      pre.textContent = "与已保存的版本相同。";
+    } else {
+      for (const line of diff.split("\n")) {
+        const span = document.createElement("span");
+        span.textContent = line + "\n";
+        if (line.startsWith("+") && !line.startsWith("+++")) span.className = "add";
+        else if (line.startsWith("-") && !line.startsWith("---")) span.className = "del";
+        pre.append(span);
+      }
+    }
+    const h = document.createElement("h3");
+    h.textContent = "与已保存版本的差异";
+    out.append(h, pre);
+  }
+
   function renderPreview(p, out) {
+    if (p.notices && p.notices.length) {
+      const div = document.createElement("div");
+      div.className = "notices";
+      div.textContent = "已自动清理粘贴带来的格式（保存的是清理后的内容，编辑框已更新）：\n" +
+        p.notices.map((x) => "· " + x).join("\n");
+      out.append(div);
+    }
     if (!p.valid) {
       const div = document.createElement("div");
       div.className = "problems";
@@ -120,7 +254,7 @@
     fill(meta, [
       ["操作", p.replaces ? "替换同名文件" : "新增文件"],
       ["id", c.id], ["标题", c.title], ["单位", c.unit], ["地区", c.region], ["层级", c.level],
-      ["序号", c.rank], ["来源", c.source], ["简称", (c.aliases || []).join("、")],
+      ["批次", c.batch], ["序号", c.rank], ["来源", c.source], ["简称", (c.aliases || []).join("、")],
       ["段落 / 片段", c.paragraphs + " / " + p.chunks.length],
     ]);
     const list = document.createElement("ol");
@@ -135,7 +269,9 @@
       li.append(where, text);
       list.append(li);
     }
-    out.append(meta, list);
+    out.append(meta);
+    renderDiff(p.diff, out);
+    out.append(list);
   }
 
   async function preview() {
@@ -145,6 +281,10 @@
     invalidate();
     try {
       const p = await call("POST", "/api/admin/preview", body);
+      if (p.notices && p.notices.length) {
+        $("text").value = p.text; // what will be saved: the editor sees the cleaned file
+        body.text = p.text;
+      }
       renderPreview(p, out);
       if (p.valid) {
         previewed = body;
@@ -164,6 +304,7 @@
       const r = await call("POST", "/api/admin/cases", previewed);
       show((r.replaced ? "已替换 " : "已保存 ") + r.saved + "。重建索引后生效。", "ok");
       invalidate();
+      await listCases();
     } catch (err) {
       show(err.message, "error");
     }
@@ -186,8 +327,11 @@
         const r = await call("GET", "/api/admin/rebuild/status");
         showRebuild(r);
         if (r.state === "running") return poll();
-        show(r.message, r.state === "done" ? "ok" : "error");
+        const undoable = $("undo-list").children.length > 0;
+        const hint = r.state === "failed" && undoable ? "\n可点“撤销”恢复刚才保存的文件，再重建。" : "";
+        show(r.message + hint, r.state === "done" ? "ok" : "error");
         await refresh();
+        await listCases();
       } catch (err) {
         show(err.message, "error");
       }
@@ -214,5 +358,6 @@
     $("save").addEventListener("click", save);
     $("rebuild").addEventListener("click", rebuild);
     $("reload").addEventListener("click", reload);
+    $("save-checks").addEventListener("click", saveChecks);
   });
 })();
