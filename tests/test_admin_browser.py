@@ -108,6 +108,13 @@ def test_workbench_lists_opens_diffs_deletes_undoes_and_edits_checks(open_page: 
     expect(tab.locator("#preview-out .notices")).to_contain_text("去除了 HTML 标签 <br>")
     assert "<br>" not in tab.input_value("#text") and "3210件" in tab.input_value("#text")
 
+    # a GBK file (Notepad's old default) is converted in the browser, with a notice
+    gbk = knowledge.parent / "05-test-platform.md"
+    gbk.write_bytes(NEW_CASE.encode("gbk"))
+    tab.set_input_files("#file", str(gbk))
+    expect(tab.locator("#text")).to_have_value(re.compile("测试区智慧调解平台上线一年"))
+    expect(tab.locator("#message")).to_contain_text("GBK/GB18030")
+
     # checks.jsonl: a typo is refused naming the line, a good line is saved
     tab.fill("#checks", '{"question": "警快办有多少人注册？", "expect_case": "jingkuaibn"}\n')
     tab.click("#save-checks")
