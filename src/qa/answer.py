@@ -21,6 +21,7 @@ import numpy as np
 from .models import Chunk, Citation, Figure, Hit, Reply
 from .relevance import Evidence, RelevanceModel, load_model
 from .retrieval import CaseInfo, Retriever
+from .substrings import SubstringIndex
 from .text import CJK, FUNCTION_WORDS, content_words, normalise
 
 MAX_CHARS = 150
@@ -136,6 +137,13 @@ class Answerer:
             self.figures_by_case.setdefault(figure.case_id, []).append(figure)
         self.case_text = {cid: normalise("".join(c.text for c in cs)) for cid, cs in self.chunks_by_case.items()}
         self.word_case_freq: dict[str, int] = {}
+        # Keyed look-ups built once per index version: no question walks every chunk or case.
+        self.case_texts = SubstringIndex(list(self.case_text.values()))
+        self.chunk_texts = SubstringIndex([c.text for c in retriever.data.chunks])
+        self.chunks_by_id: dict[str, Chunk] = {}
+        for chunk in retriever.data.chunks:
+            self.chunks_by_id.setdefault(chunk.chunk_id, chunk)
+        self.unit_chunks: dict[str, Chunk | None] = {}
 
     # ---- entry point ---------------------------------------------------------
 
@@ -358,9 +366,12 @@ class Answerer:
         """Prefer a list item "title(unit)" over a bare heading that happens to contain the unit."""
         if not case.unit:  # the schema makes unit optional; "" is in every text
             return None
-        chunks = [c for c in self.retriever.data.chunks if case.unit in c.text]
-        listed = [c for c in chunks if f"({case.unit})" in c.text or f"（{case.unit}）" in c.text]
-        return next(iter(listed or chunks), None)
+        if case.unit not in self.unit_chunks:
+            all_chunks = self.retriever.data.chunks
+            chunks = [all_chunks[i] for i in self.chunk_texts.containing(case.unit)]
+            listed = [c for c in chunks if f"({case.unit})" in c.text or f"（{case.unit}）" in c.text]
+            self.unit_chunks[case.unit] = next(iter(listed or chunks), None)
+        return self.unit_chunks[case.unit]
 
     # ---- comparisons ---------------------------------------------------------
 
@@ -401,7 +412,7 @@ class Answerer:
         return content_words(tail) + list(q.terms)
 
     def _focus_words(self, text: str, case_ids: list[str]) -> list[str]:
-        names = {n for n, cid in self.retriever.names.by_name.items() if cid in case_ids}
+        names = self.retriever.names.names_of(case_ids)
         return [w for w in content_words(text) if not any(w in n for n in names)]
 
     def _best_figure(self, case_id: str, metric: list[str], query: str) -> Figure | None:
@@ -497,11 +508,11 @@ class Answerer:
         topic = [w for w in cjk_focus if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
         if not topic or DESCRIBE.search(query.lower()):
             return False
-        return not any(_mentioned_anywhere(w, self.case_text) for w in topic)
+        return not any(self._mentioned_anywhere(w) for w in topic)
 
     def _focus(self, q: Question, case_ids: list[str]) -> list[str]:
         """Topic words of the question that are not just the name of a case it is about."""
-        names = {n for n, cid in self.retriever.names.by_name.items() if cid in case_ids}
+        names = self.retriever.names.names_of(case_ids)
         return [w for w in content_words(q.query) + list(q.terms) if not any(w in n for n in names)]
 
     def on_topic(self, q: Question, top_case: str) -> bool:
@@ -535,7 +546,7 @@ class Answerer:
 
     def _unknown_place(self, query: str) -> bool:
         places = [w for w, flag in pseg.lcut(query) if flag == "ns" and len(w) >= 2]
-        return any(not any(p in t for t in self.case_text.values()) for p in places)
+        return any(not self.case_texts.containing(p) for p in places)
 
     def _coverage(self, focus: list[str], case_id: str) -> float:
         """IDF-weighted share of the topic words that the case's own text contains."""
@@ -548,9 +559,13 @@ class Answerer:
                 covered += weight
         return covered / total if total else 1.0
 
+    def _mentioned_anywhere(self, word: str) -> bool:
+        """Some case's text speaks of ``word`` (or a two-character-plus part of it): ``_mentioned`` on every case."""
+        return self.case_texts.anywhere(word) or any(self.case_texts.anywhere(p) for p in _parts(word))
+
     def _idf(self, word: str) -> float:
         if word not in self.word_case_freq:
-            self.word_case_freq[word] = sum(word in t for t in self.case_text.values())
+            self.word_case_freq[word] = self.case_texts.count(word)
         n = len(self.case_text)
         return math.log((n + 1) / (self.word_case_freq[word] + 0.5))
 
@@ -582,23 +597,22 @@ class Answerer:
         return "".join(asks) or "“都有哪些案例？”"
 
     def _chunk(self, chunk_id: str) -> Chunk:
-        return next(c for c in self.retriever.data.chunks if c.chunk_id == chunk_id)
+        return self.chunks_by_id[chunk_id]
 
 
 # ---- small pure helpers ---------------------------------------------------------
-
-
-def _mentioned_anywhere(word: str, texts: dict[str, str]) -> bool:
-    """Some case's text speaks of ``word`` (or a two-character-plus part of it)."""
-    return any(_mentioned(word, t) for t in texts.values())
 
 
 def _mentioned(word: str, text: str) -> bool:
     """The word, or a two-character-plus part of it (主办单位 → 主办), occurs in the text."""
     if word in text:
         return True
-    parts = [p for p in jieba.lcut_for_search(word) if len(p) >= 2 and p != word and p not in FUNCTION_WORDS]
-    return any(p in text for p in parts)
+    return any(p in text for p in _parts(word))
+
+
+def _parts(word: str) -> list[str]:
+    """The two-character-plus parts of ``word`` that are not question-shape words (主办单位 → 主办, 单位)."""
+    return [p for p in jieba.lcut_for_search(word) if len(p) >= 2 and p != word and p not in FUNCTION_WORDS]
 
 
 def _wants_figure(query: str) -> bool:

@@ -23,7 +23,7 @@ from .embedding import Embedder
 from .glossary import translate
 from .index import IndexData
 from .models import Chunk, Hit
-from .text import CJK, add_words, fix_typos, normalise, pinyin_key, tokens
+from .text import CJK, TypoIndex, add_words, normalise, occurrences, pinyin_key, tokens
 
 RRF_K = 60
 QUERY_CACHE = 2048  # query vectors kept per index version (384 floats each: ~3 MB)
@@ -93,6 +93,15 @@ class CaseNames:
         self.longest_first = sorted(self.by_name, key=lambda n: (-len(n), n))
         self.places = {n for case in cases for n in place_names(case)}
         self.by_pinyin = {"".join(pinyin_key(n)): cid for n, cid in self.by_name.items() if CJK.fullmatch(n)}
+        self._rank = {name: i for i, name in enumerate(self.longest_first)}
+        self._lengths = sorted({len(n) for n in self.by_name}, reverse=True)
+        self._by_case: dict[str, list[str]] = {}
+        for name, case_id in self.by_name.items():
+            self._by_case.setdefault(case_id, []).append(name)
+
+    def names_of(self, case_ids: Iterable[str]) -> set[str]:
+        """Every name of these cases."""
+        return {name for case_id in case_ids for name in self._by_case.get(case_id, ())}
 
     def find(self, text: str) -> list[str]:
         """Case ids named in ``text``, in order of first appearance."""
@@ -129,16 +138,33 @@ class CaseNames:
         return found
 
     def _matches(self, text: str) -> list[tuple[str, int]]:
-        """Names in ``text``, longest first, never two over the same characters."""
+        """Names in ``text``, longest first, never two over the same characters.
+
+        Every name is tried in ``longest_first`` order and each of its occurrences
+        (scanned left to right, never overlapping itself) is kept unless a name
+        taken before covers one of its characters. Only the names that occur at all
+        are tried: they are found by one hash look-up per (position, name length),
+        so the cost does not grow with the number of names.
+        """
         matches = []
         taken = [False] * len(text)
-        for name in self.longest_first:
-            for match in re.finditer(re.escape(name), text):
-                if any(taken[match.start() : match.end()]):
+        for name in self._present(text):
+            for start in occurrences(text, name):
+                if any(taken[start : start + len(name)]):
                     continue
-                taken[match.start() : match.end()] = [True] * len(name)
-                matches.append((name, match.start()))
+                taken[start : start + len(name)] = [True] * len(name)
+                matches.append((name, start))
         return matches
+
+    def _present(self, text: str) -> list[str]:
+        """The known names occurring in ``text``, in ``longest_first`` order."""
+        found = {
+            text[start : start + size]
+            for size in self._lengths
+            for start in range(len(text) - size + 1)
+            if text[start : start + size] in self._rank
+        }
+        return sorted(found, key=self._rank.__getitem__)
 
 
 class Retriever:
@@ -152,10 +178,14 @@ class Retriever:
         add_words(self.names.by_name)
         self.terms = _corpus_terms(data.chunks)
         self.lexicon = list(self.names.by_name) + self.terms
+        self.typos = TypoIndex(self.lexicon)
         self.bm25 = bm25s.BM25()
         self.bm25.index([self._doc_tokens(c) for c in data.chunks] or [["∅"]], show_progress=False)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
+        self._rows_by_case: dict[str, list[int]] = {}
+        for row, chunk in enumerate(data.chunks):
+            self._rows_by_case.setdefault(chunk.case_id, []).append(row)
 
     def _doc_tokens(self, chunk: Chunk) -> list[str]:
         case = self.cases.get(chunk.case_id)
@@ -164,7 +194,7 @@ class Retriever:
 
     def prepare(self, question: str) -> str:
         """The searchable form of a question: normalised, with near-miss names repaired."""
-        return fix_typos(normalise(question), self.lexicon)
+        return self.typos.fix(normalise(question))
 
     def query_vector(self, query: str) -> np.ndarray:
         """Cached: popular questions repeat, and encoding is the slowest step.
@@ -219,17 +249,22 @@ class Retriever:
         """
         dense, lexical = self.dense_scores(query), self.lexical_scores(query, expand)
         fused = _rrf(dense) + _rrf(lexical)
-        allowed = set(case_ids or ())
         order = np.argsort(-fused, kind="stable")
-        hits = []
-        for i in order:
-            chunk = self.data.chunks[int(i)]
-            if allowed and chunk.case_id not in allowed:
-                continue
-            hits.append(Hit(chunk, float(fused[i]), float(dense[i]), float(lexical[i])))
-            if len(hits) == k:
-                break
-        return hits
+        allowed = self._rows_of(case_ids or ())
+        if allowed is not None:
+            order = order[allowed[order]]  # the same order, other cases' chunks left out
+        top = order[:k] if k > 0 else order
+        return [Hit(self.data.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in map(int, top)]
+
+    def _rows_of(self, case_ids: Iterable[str]) -> np.ndarray | None:
+        """A mask of the chunks of these cases (None for no restriction), by look-up rather than a scan."""
+        wanted = list(case_ids)
+        if not wanted:
+            return None
+        mask = np.zeros(len(self.data.chunks), dtype=bool)
+        for case_id in wanted:
+            mask[self._rows_by_case.get(case_id, [])] = True
+        return mask
 
 
 def _rrf(scores: np.ndarray) -> np.ndarray:

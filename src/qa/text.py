@@ -83,7 +83,18 @@ def pinyin_key(text: str) -> tuple[str, ...]:
 
 
 def fix_typos(text: str, lexicon: Iterable[str]) -> str:
-    """Replace a near-miss of a known name by the name itself.
+    """Replace a near-miss of a known name by the name itself (see :class:`TypoIndex`).
+
+    Builds the index on every call: a caller with a fixed lexicon keeps a ``TypoIndex``.
+    """
+    return TypoIndex(lexicon).fix(text)
+
+
+GAP = "\0"  # stands for the one inner character a long name may be mistyped in
+
+
+class TypoIndex:
+    """Near-misses of known names, found by look-up rather than by trying every name.
 
     A window of the question matches a name when it sounds the same (same
     pinyin: 警快半 → 警快办, 潮夕车道 → 潮汐车道) or, for names of four or more
@@ -93,21 +104,75 @@ def fix_typos(text: str, lexicon: Iterable[str]) -> str:
     jieba's dictionary: 贵和工作室, 社区) is never "repaired", and a difference at
     the window's edge is a neighbouring word, not a typo ("沙坪坝请了" is not
     "沙坪坝区"). Names are tried longest first, then in code-point order, so the
-    result never depends on the order of ``lexicon``.
+    result never depends on the order of the lexicon.
+
+    Names are indexed at construction by their pinyin and by each one-inner-character
+    wildcard (大众?评), so a question only looks up its own windows. Trying only
+    the names a window can match, in the same order and with the same checks as
+    trying them all, gives the same text: a name with no occurrence and no
+    near-miss in the text changes nothing.
     """
-    names = sorted(set(lexicon), key=lambda n: (-len(n), n))
-    known = set(names)
-    kept = [False] * len(text)  # characters inside a name already present (or repaired) stay as they are
-    for name in names:
-        if len(name) < 2 or not CJK.fullmatch(name):
-            continue
-        for match in re.finditer(re.escape(name), text):
-            kept[match.start() : match.end()] = [True] * len(name)
-        start = _near_window(text, name, known, kept)
-        if start is not None:  # same length: positions in ``kept`` stay valid
-            text = text[:start] + name + text[start + len(name) :]
-            kept[start : start + len(name)] = [True] * len(name)
-    return text
+
+    def __init__(self, lexicon: Iterable[str]) -> None:
+        self.names = sorted(set(lexicon), key=lambda n: (-len(n), n))
+        self.known = set(self.names)
+        repairable = [n for n in self.names if len(n) >= 2 and CJK.fullmatch(n)]
+        self._rank = {name: i for i, name in enumerate(repairable)}
+        self._lengths = sorted({len(n) for n in repairable})
+        self._by_sound: dict[tuple[str, ...], list[str]] = {}
+        self._by_gap: dict[str, list[str]] = {}
+        for name in repairable:
+            self._by_sound.setdefault(pinyin_key(name), []).append(name)
+            for gapped in _gapped(name):
+                self._by_gap.setdefault(gapped, []).append(name)
+
+    def fix(self, text: str) -> str:
+        kept = [False] * len(text)  # characters inside a name already present (or repaired) stay as they are
+        last = -1  # rank of the last name tried: the text changed after it, so look again from there
+        while True:
+            for name in self._candidates(text, last):
+                last = self._rank[name]
+                for start in occurrences(text, name):
+                    kept[start : start + len(name)] = [True] * len(name)
+                near = _near_window(text, name, self.known, kept)
+                if near is not None:  # same length: positions in ``kept`` stay valid
+                    text = text[:near] + name + text[near + len(name) :]
+                    kept[near : near + len(name)] = [True] * len(name)
+                    break
+            else:
+                return text
+
+    def _candidates(self, text: str, after: int) -> list[str]:
+        """Names ranked after ``after`` that occur in ``text`` or may be mistyped there, in rank order."""
+        found: set[str] = set()
+        for run in CJK.findall(text):
+            sounds = pinyin_key(run)
+            for size in self._lengths:
+                for start in range(len(run) - size + 1):
+                    window = run[start : start + size]
+                    if window in self._rank:
+                        found.add(window)
+                    found.update(self._by_sound.get(sounds[start : start + size], ()))
+                    for gapped in _gapped(window):
+                        found.update(self._by_gap.get(gapped, ()))
+        return sorted((n for n in found if self._rank[n] > after), key=self._rank.__getitem__)
+
+
+def _gapped(word: str) -> list[str]:
+    """``word`` with each inner character in turn replaced by GAP (four characters or more)."""
+    if len(word) < 4:
+        return []
+    return [word[:i] + GAP + word[i + 1 :] for i in range(1, len(word) - 1)]
+
+
+def occurrences(text: str, name: str) -> list[int]:
+    """Starts of ``name`` in ``text``, left to right and non-overlapping (as ``re.finditer`` finds them)."""
+    starts = []
+    start = text.find(name)
+    while start >= 0:
+        starts.append(start)
+        start = text.find(name, start + len(name))
+    return starts
 
 
 def is_word(text: str) -> bool:
