@@ -71,9 +71,14 @@ def write_case(folder: Path, name: str, case_id: str, title: str, body: str, **e
 # ---- browser tests (tests/browser.py is the harness) ----------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole session (skipped without /usr/bin/chromium)."""
+    """One Chromium per test module (skipped without /usr/bin/chromium).
+
+    Not per session: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is started, so every later test that calls ``asyncio.run`` (the fuzz and
+    contract tests) would fail with "cannot be called from a running event loop".
+    """
     from tests.browser import launch
 
     with launch() as chromium:

@@ -23,6 +23,9 @@ from qa.config import Settings
 from qa.embedding import HashingEmbedder, load_embedder
 
 SEEDS = ("0", "1", "8")
+# Each replay is a fresh process asking every dev and conversation question (about a minute on
+# 2 cores, several when the machine is shared); pytest's default 600 s per test is too tight.
+REPLAY_TIMEOUT = 1800
 TIMESTAMPS = ("built_at", "version")
 
 
@@ -36,7 +39,7 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def replay(index: Path, seed: str, *extra: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": seed, "QA_KNOWLEDGE_DIR": str(KNOWLEDGE)}
     command = [sys.executable, str(REPO / "tests" / "replay.py"), "--index", str(index), *extra]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=900)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=REPLAY_TIMEOUT)
     return done.stdout
 
 
@@ -46,6 +49,7 @@ def first_seed(real_index: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(REPLAY_TIMEOUT)
 def test_replies_do_not_depend_on_the_hash_seed(real_index: Path, first_seed: str) -> None:
     outputs = {SEEDS[0]: first_seed} | {seed: replay(real_index, seed) for seed in SEEDS[1:]}
     rows = first_seed.splitlines()
@@ -56,6 +60,7 @@ def test_replies_do_not_depend_on_the_hash_seed(real_index: Path, first_seed: st
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(REPLAY_TIMEOUT)
 def test_batched_query_vectors_give_the_same_replies(real_index: Path, first_seed: str) -> None:
     assert replay(real_index, SEEDS[0], "--batched") == first_seed
 
