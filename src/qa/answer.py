@@ -268,7 +268,7 @@ class Answerer:
         name = self.cases[case_id].short_name
         text = re.sub(r"^(那么|那|还有|另外)", "", text)
         text = ORDINAL.sub(name, text, count=1) if ORDINAL.search(text) else text
-        demonstrative = re.search(r"它们|它|其|该|这个|那个|这项|那项|this|it", text)
+        demonstrative = re.search(r"它们|它|其|该|这个|那个|这项|那项|\bthis\b|\bit\b", text)
         if demonstrative is None:
             return f"{name}{text}"
         # "这个中心" → the name, not "名字中心": a noun after the demonstrative that the name ends with goes too.
