@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .assistant import Assistant
+from .evaluate import is_right as judge
 
 # Turns that make sense without the conversation, so they can be asked alone too.
 COMPLETE = frozenset({"first", "switch", "list", "offtopic", "absent"})
@@ -27,13 +28,6 @@ FOLLOW_UPS = frozenset({"follow_up", "pronoun", "na_x", "ordinal"})
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def judge(turn: dict[str, Any], answer: str, cited: list[str], grounded: bool) -> bool:
-    """Right when it refuses what it should, or cites the expected cases and holds every expected string."""
-    if not turn["grounded"]:
-        return not grounded
-    return grounded and all(s in answer for s in turn["expect_answer"]) and set(turn["expect_cases"]) <= set(cited)
 
 
 def ask(bot: Assistant, question: str, history: list[dict[str, str]]) -> tuple[str, list[str], bool]:

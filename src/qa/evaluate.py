@@ -99,16 +99,18 @@ def _ask_ours(assistant: Assistant, item: dict[str, Any]) -> tuple[str, list[str
     return reply.answer, [c.case_id for c in reply.citations], reply.grounded, latency
 
 
+def is_right(item: dict[str, Any], answer: str, cited: list[str], grounded: bool) -> bool:
+    """Right when it refuses what it should, or cites the expected cases and holds every expected string."""
+    if not item["grounded"]:
+        return not grounded
+    return grounded and all(s in answer for s in item["expect_answer"]) and set(item["expect_cases"]) <= set(cited)
+
+
 def _judge(item: dict[str, Any], answer: str, cited: list[str], grounded: bool, latency: float) -> Outcome:
     expected_refusal = not item["grounded"]
     text = MARKER.sub("", answer)
     limit = LIST_CHARS if item["category"] == "list" else CONCISE_CHARS
-    if expected_refusal:
-        correct = not grounded
-    else:
-        correct = (
-            grounded and all(s in answer for s in item["expect_answer"]) and set(item["expect_cases"]) <= set(cited)
-        )
+    correct = is_right(item, answer, cited, grounded)
     hit3 = _hit3(item, cited) if item["expect_cases"] and not expected_refusal else None
     return Outcome(item["category"], correct, len(text) <= limit, hit3, expected_refusal, not grounded, latency)
 
