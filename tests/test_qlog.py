@@ -318,6 +318,120 @@ def test_the_report_says_what_to_fix_grouped_by_case(qlog: QuestionLog) -> None:
     lines = to_fix.splitlines()
     assert lines[0].startswith("下一步要处理的")
     assert lines[1].startswith("  《“警快办”——不见面就能办》（04-jingkuaiban.md）：3 次 → 原文有依据时，在该案例补充")
-    assert "checks.jsonl" in lines[1] and lines[2].endswith("2 次  警快办的客服电话是多少？")
+    assert "checks.jsonl" in lines[1] and lines[2].endswith("2 次  警快办的客服电话是多少？  〔索引 未记录〕")
     assert "  案例 gone（已不在知识库中）：1 次" in to_fix and "不涉及任何案例：1 次 → 多半与主题无关" in to_fix
     assert len(qlog.report().split("\n\n")) == 4  # without the cases, the report is as before
+
+
+# ---- issue 15/11: control characters, index versions, rollbacks, low confidence ------------------------
+
+HOSTILE = "警快办\x1b[2J\x1b]0;owned\x07电话\x9b31m？\u202e\nfake line\x00"
+
+
+def test_control_characters_are_stripped_before_storing(qlog: QuestionLog) -> None:
+    qlog.log(**entry(HOSTILE, grounded=False, answer="第一行\n\t第二行\x1b[31m红"))
+    assert qlog.flush()
+    (row,) = qlog.rows()
+    assert row["question"] == "警快办电话 31m？ fake line"  # whole sequences gone, one line
+    assert row["answer"] == "第一行\n\t第二行红"  # an answer keeps its newlines and tabs
+    report = qlog.report(cases={})
+    assert not set(report) & {"\x1b", "\x07", "\x00", "\x9b", "\u202e"}
+
+
+def test_rows_stored_raw_by_an_older_release_are_escaped_on_output(qlog: QuestionLog) -> None:
+    qlog.log(**entry("占位", grounded=False))
+    assert qlog.flush()
+    conn = sqlite3.connect(qlog.db_path)
+    conn.execute("UPDATE questions SET question = ?, answer = ?, feedback = -1", (HOSTILE, "\x1b]0;title\x07答"))
+    conn.commit()
+    conn.close()
+    for report in (qlog.report(), qlog.report(cases={})):
+        assert "\x1b" not in report and "\x07" not in report and "\u202e" not in report
+        assert "警快办\\x1b[2J\\x1b]0;owned\\x07电话" in report  # visible, not executed
+        assert "fake line" in report and "\nfake line" not in report  # no forged report line
+
+
+def test_qa_report_escapes_what_reaches_the_terminal(qlog: QuestionLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    qlog.log(**entry("占位", grounded=False))
+    assert qlog.flush()
+    conn = sqlite3.connect(qlog.db_path)
+    conn.execute("UPDATE questions SET question = ?", (HOSTILE,))
+    conn.commit()
+    conn.close()
+    monkeypatch.setenv("QA_DB", str(qlog.db_path))
+    result = CliRunner().invoke(main, ["report"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\\x1b[2J" in result.output
+
+
+def test_the_report_shows_versions_and_leaves_rolled_back_ones_out(qlog: QuestionLog) -> None:
+    old, bad, new = "20260101T000000000000Z", "20260102T000000000000Z", "20260103T000000000000Z"
+    qlog.log(**entry("警快办几点下班？", grounded=False, index_version=old))
+    qlog.log(**entry("坏版本答不出的问题？", grounded=False, index_version=bad))
+    qlog.log(**entry("回滚后的问题？", grounded=False, index_version=old))  # served old again: bad was rolled back
+    qlog.log(**entry("新版本的问题？", grounded=False, index_version=new))
+    assert qlog.flush()
+    cases = {"jingkuaiban": ("“警快办”——不见面就能办", "04-jingkuaiban.md")}
+    report = qlog.report(cases=cases, current_version=new)
+    assert "警快办几点下班？  〔索引 20260101T000000000000Z〕" in report
+    assert "新版本的问题？  〔索引 20260103T000000000000Z〕" in report
+    assert "坏版本答不出的问题" not in report.split("\n\n")[0]
+    assert f"已回滚的索引版本回答的问题未计入以上两项：{bad}（1 个问题）" in report
+    findings = qlog.findings(cases, current_version=old)  # published now: old; new is newer, so rolled back too
+    assert findings["rolled_back"] == {bad: 1, new: 1}
+
+
+def test_low_confidence_answers_are_listed_not_only_dislikes(qlog: QuestionLog) -> None:
+    qlog.log(**entry("警快办是谁做的？", confidence=0.62, answer="重庆公安“警快办”应用[1]"))
+    qlog.log(**entry("警快办有多少人注册？", confidence=1.0))
+    qlog.log(**entry("旧记录？"))  # no confidence recorded: not judged
+    assert qlog.flush()
+    cases = {"jingkuaiban": ("“警快办”——不见面就能办", "04-jingkuaiban.md")}
+    doubts = qlog.report(cases=cases).split("\n\n")[1]
+    assert doubts.startswith("置信度低的回答")
+    assert "置信度 0.62  《“警快办”——不见面就能办》  问：警快办是谁做的？" in doubts
+    assert "警快办有多少人注册" not in doubts and "旧记录" not in doubts
+    (day,) = qlog.findings(cases, None)["days"]
+    assert (day["total"], day["unanswered"], day["low_confidence"]) == (3, 0, 1)
+
+
+def test_the_service_logs_the_serving_version_and_a_confidence(assistant: Assistant, qlog: QuestionLog) -> None:
+    service = service_with(assistant, qlog)
+    service.ask("警快办有多少人注册？")
+    service.ask("今天天气怎么样？")
+    assert qlog.flush()
+    answered, refused = qlog.rows()
+    assert answered["index_version"] == refused["index_version"] == assistant.version
+    assert 0 < answered["confidence"] <= 1 and refused["confidence"] == 0
+
+
+def test_a_log_without_the_new_columns_is_read_and_then_extended(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE questions (id TEXT PRIMARY KEY, asked_at TEXT NOT NULL, session_id TEXT, question TEXT NOT NULL,"
+        " query TEXT, answer TEXT, case_ids TEXT, grounded INTEGER, latency_ms REAL, feedback INTEGER,"
+        " feedback_at TEXT, ip TEXT, channel TEXT)"
+    )
+    conn.execute("INSERT INTO questions VALUES ('a', '2026-01-01T00:00:00', 's', '问？', 'q', 'a', '[]', 0, 1,"
+                 " NULL, NULL, NULL, 'chat')")  # fmt: skip
+    conn.commit()
+    conn.close()
+    old = QuestionLog(path)
+    assert "问？  〔索引 未记录〕" in old.report(cases={})
+    old.log(**entry(index_version="v1", confidence=0.5))
+    assert old.flush()
+    assert [r["index_version"] for r in old.rows()] == [None, "v1"]
+    old.close()
+
+
+def test_the_log_defaults_to_beside_the_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Not relative to the folder the server starts in: the server and `qa report` find the same log."""
+    monkeypatch.delenv("QA_DB", raising=False)
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    assert Settings.from_env().db_path == tmp_path / "idx" / "questions.sqlite3"
+    assert Settings.from_env(index_dir=tmp_path / "other").db_path == tmp_path / "other" / "questions.sqlite3"
+    assert Settings(index_dir=tmp_path / "x").db_path == tmp_path / "x" / "questions.sqlite3"
+    monkeypatch.setenv("QA_DB", str(tmp_path / "mine.sqlite3"))  # an explicit QA_DB still wins
+    assert Settings.from_env().db_path == tmp_path / "mine.sqlite3"
+    assert Settings.from_env(index_dir=tmp_path / "other").db_path == tmp_path / "mine.sqlite3"

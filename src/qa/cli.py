@@ -64,6 +64,7 @@ def index_cmd(
 
 
 MAX_WARNINGS_SHOWN = 20
+LEGACY_DB = Path("data") / "questions.sqlite3"  # QA_DB's default until the log moved beside the index
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -162,11 +163,14 @@ def eval_cmd(questions: Path, as_json: bool, no_naive: bool, chat: bool) -> None
 def report(limit: int) -> None:
     """给编辑看的问答日志报告：下一步要处理的问题（按案例分组）、未答出的问题、被点踩的回答、每日提问量。"""
     from .corpus import readable_cases
+    from .index import current_version
     from .qlog import QuestionLog
 
     settings = Settings.from_env()
     cases = {c.id: (c.title, Path(c.path).name) for c in readable_cases(settings.knowledge_dir)}
-    click.echo(QuestionLog(settings.db_path).report(limit, cases))
+    click.echo(QuestionLog(settings.db_path).report(limit, cases, current_version(settings.index_dir)))
+    if not settings.db_path.exists() and LEGACY_DB.exists():  # the default before the log moved beside the index
+        click.echo(f"注意：{LEGACY_DB} 是旧版本默认位置的问答日志；可用 QA_DB={LEGACY_DB.resolve()} qa report 查看。")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "multilingual-e5-small"
+# The question log lives beside the index unless QA_DB says otherwise: the server and `qa report` then
+# agree whenever they find the same index, whatever folder each was started from.
+DB_NAME = "questions.sqlite3"
 
 
 def _env(name: str, default: str) -> str:
@@ -59,7 +62,8 @@ class Settings:
     chunk_overlap: int = 20
     host: str = "127.0.0.1"
     port: int = 7860
-    db_path: Path = Path("data") / "questions.sqlite3"
+    # Empty (the default) means ``index_dir / DB_NAME``, filled in by __post_init__.
+    db_path: Path = Path("")
     log_ip: bool = False
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     admin_token: str = ""
@@ -73,6 +77,12 @@ class Settings:
     reload_seconds: float = 2.0
     # A case not found by its own title blocks publishing (otherwise it is a warning); `qa index --strict`.
     strict_build: bool = False
+    # Passages up to this many are searched exactly (FAISS flat); above it a build writes an HNSW index.
+    ann_threshold: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.db_path == Path(""):
+            object.__setattr__(self, "db_path", self.index_dir / DB_NAME)  # frozen: set once, here
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -86,7 +96,7 @@ class Settings:
             chunk_overlap=_env_int("QA_CHUNK_OVERLAP", 20),
             host=_env("QA_HOST", "127.0.0.1"),
             port=_env_int("QA_PORT", 7860),
-            db_path=Path(_env("QA_DB", str(Path("data") / "questions.sqlite3"))),
+            db_path=Path(_env("QA_DB", "")),
             log_ip=_env_bool("QA_LOG_IP", False),
             allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
             admin_token=_env("QA_ADMIN_TOKEN", ""),
@@ -96,6 +106,9 @@ class Settings:
             threads=_env_int("QA_THREADS", 2),
             reload_seconds=_env_float("QA_RELOAD_SECONDS", 2.0),
             strict_build=_env_bool("QA_STRICT_BUILD", False),
+            ann_threshold=_env_int("QA_ANN_THRESHOLD", 20_000),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
+        if "index_dir" in clean and not os.environ.get("QA_DB", "").strip():
+            clean.setdefault("db_path", Path(""))  # `--index DIR`: the log follows the index it names
         return replace(settings, **clean) if clean else settings  # type: ignore[arg-type]

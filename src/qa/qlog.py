@@ -24,7 +24,6 @@ import queue
 import sqlite3
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QAError
+from .qreport import analyse, format_findings, read_rows, shown, storable
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,20 @@ CREATE TABLE IF NOT EXISTS questions (
     feedback    INTEGER,
     feedback_at TEXT,
     ip          TEXT,
-    channel     TEXT
+    channel     TEXT,
+    index_version TEXT,
+    confidence  REAL
 );
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
 """
-ADD_CHANNEL = "ALTER TABLE questions ADD COLUMN channel TEXT"  # logs written before channels were recorded
+# Columns added after the first release: a log written before them gains them on the first write.
+ADDED_COLUMNS = {"channel": "TEXT", "index_version": "TEXT", "confidence": "REAL"}
 INSERT = (
     "INSERT INTO questions"
-    " (id, asked_at, session_id, question, query, answer, case_ids, grounded, latency_ms, ip, channel)"
+    " (id, asked_at, session_id, question, query, answer, case_ids, grounded, latency_ms, ip, channel,"
+    " index_version, confidence)"
     " VALUES (:id, :asked_at, :session_id, :question, :query, :answer, :case_ids, :grounded, :latency_ms, :ip,"
-    " :channel)"
+    " :channel, :index_version, :confidence)"
 )
 # Where a question was asked, for `qa report`; rows from before channels were stored fall back on their
 # session id (the widget's start with "w-").
@@ -122,21 +126,30 @@ class QuestionLog:
         session_id: str | None = None,
         ip: str | None = None,
         channel: str | None = None,
+        index_version: str | None = None,
+        confidence: float | None = None,
     ) -> str:
-        """Queue one answered question; returns its row id at once. ``channel``: where it was asked."""
+        """Queue one answered question; returns its row id at once.
+
+        ``channel``: where it was asked; ``index_version``: the version that answered;
+        ``confidence``: :func:`qa.qreport.reply_confidence`. Control characters and
+        terminal escape sequences are stripped from the texts before they are stored.
+        """
         row_id = uuid.uuid4().hex
         params = {
             "id": row_id,
             "asked_at": _now(),
-            "session_id": _storable(session_id),
-            "question": _storable(question),
-            "query": _storable(query),
-            "answer": _storable(answer),
+            "session_id": storable(session_id, one_line=True),
+            "question": storable(question, one_line=True),
+            "query": storable(query, one_line=True),
+            "answer": storable(answer),
             "case_ids": json.dumps(list(dict.fromkeys(case_ids)), ensure_ascii=False),
             "grounded": int(grounded),
             "latency_ms": round(latency_ms, 2),
             "ip": ip if self.log_ip else None,  # the operator must opt in to storing addresses
             "channel": channel,
+            "index_version": index_version,
+            "confidence": confidence,
         }
         self._submit(_Write(INSERT, params))
         return row_id
@@ -238,8 +251,10 @@ class QuestionLog:
             conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout)
             try:
                 conn.executescript(SCHEMA)
-                if "channel" not in {row[1] for row in conn.execute("PRAGMA table_info(questions)")}:
-                    conn.execute(ADD_CHANNEL)
+                have = {row[1] for row in conn.execute("PRAGMA table_info(questions)")}
+                for column, kind in ADDED_COLUMNS.items():
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE questions ADD COLUMN {column} {kind}")
                 # WAL lets `qa report` read while the server writes; not fatal where unsupported.
                 conn.execute("PRAGMA journal_mode=WAL")
                 # In WAL mode NORMAL never corrupts the file; a power cut may lose the last batch of rows.
@@ -260,12 +275,16 @@ class QuestionLog:
 
     # ---- reading (synchronous: for `qa report` and tests) ---------------------------
 
-    def report(self, limit: int = 10, cases: Mapping[str, tuple[str, str]] | None = None) -> str:
+    def report(
+        self, limit: int = 10, cases: Mapping[str, tuple[str, str]] | None = None, current_version: str | None = None
+    ) -> str:
         """A plain-text report for editors: unanswered questions, disliked answers, questions per day.
 
         With ``cases`` (case id → title and file name, as ``qa report`` passes them) it starts
         with what to fix: the unanswered questions grouped by the case they were about, each
-        group with a suggested action.
+        group with a suggested action, then the low-confidence answers (:mod:`qa.qreport`);
+        ``current_version`` (the published index) helps tell rolled-back versions. Every
+        stored text is printed escaped: no control character reaches the terminal.
         """
         if not self.db_path.exists():
             return f"问答日志 {self.db_path} 还不存在：还没有人提问。"
@@ -279,12 +298,21 @@ class QuestionLog:
                     _per_day(conn, limit),
                 ]
                 if cases is not None:
-                    sections.insert(0, _to_fix(conn, limit, cases))
+                    sections[:0] = format_findings(analyse(read_rows(conn), cases, current_version, limit))
         except sqlite3.Error as exc:
             raise QAError(
                 f"cannot read question log {self.db_path}: {exc}", f"无法读取问答日志 {self.db_path}：{exc}"
             ) from exc
         return "\n\n".join(sections)
+
+    def findings(
+        self, cases: Mapping[str, tuple[str, str]], current_version: str | None, limit: int = 10
+    ) -> dict[str, Any]:
+        """The report's analysis as data (for /admin): groups by case, low-confidence answers, days, rolled back."""
+        if not self.db_path.exists():
+            return analyse([], cases, current_version, limit).to_dict()
+        with self._read_only() as conn:
+            return analyse(read_rows(conn), cases, current_version, limit).to_dict()
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row, oldest first (for tests and ad-hoc exports)."""
@@ -309,48 +337,14 @@ class _ReadOnly:
         self.conn.close()
 
 
-def _storable(text: str | None) -> str | None:
-    """``text`` as valid UTF-8: a lone surrogate (legal in JSON) cannot be stored and would fail the batch."""
-    if text is None:
-        return None
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def _unanswered(conn: sqlite3.Connection, limit: int) -> str:
     rows = conn.execute(
         "SELECT question, COUNT(*) AS n, MAX(asked_at) FROM questions WHERE grounded = 0"
         " GROUP BY question ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
         (limit,),
     ).fetchall()
-    lines = [f"  {n:>4} 次  {question}" for question, n, _ in rows] or ["  （无）"]
+    lines = [f"  {n:>4} 次  {shown(question)}" for question, n, _ in rows] or ["  （无）"]
     return "\n".join(["最常见的未答出问题（知识库中没有依据）：", *lines])
-
-
-def _to_fix(conn: sqlite3.Connection, limit: int, cases: Mapping[str, tuple[str, str]]) -> str:
-    """Unanswered questions by the case the answer named (the first of its case ids), each group with an action."""
-    groups: dict[str, Counter[str]] = {}
-    for question, case_ids in conn.execute("SELECT question, case_ids FROM questions WHERE grounded = 0"):
-        try:
-            ids = [str(i) for i in json.loads(case_ids or "[]")]
-        except ValueError:
-            ids = []
-        groups.setdefault(ids[0] if ids else "", Counter())[question] += 1
-    lines = []
-    for case_id, asked in sorted(groups.items(), key=lambda g: (-sum(g[1].values()), g[0]))[:limit]:
-        total = sum(asked.values())
-        if not case_id:
-            head = f"  不涉及任何案例：{total} 次 → 多半与主题无关，可不处理；确属本主题的，需要新增案例"
-        elif case_id in cases:
-            title, name = cases[case_id]
-            head = (
-                f"  《{title}》（{name}）：{total} 次 → 原文有依据时，在该案例补充回答这些问题的段落，"
-                "并在 checks.jsonl 为它加一个检查问题"
-            )
-        else:
-            head = f"  案例 {case_id}（已不在知识库中）：{total} 次 → 问题若仍重要，恢复或新增相应案例"
-        shown = [f"      {n:>4} 次  {q}" for q, n in asked.most_common(3)]
-        lines += [head, *shown]
-    return "\n".join(["下一步要处理的（未答出的问题，按涉及的案例分组）：", *(lines or ["  （无）"])])
 
 
 def _has_channel(conn: sqlite3.Connection) -> bool:
@@ -368,7 +362,7 @@ def _disliked(conn: sqlite3.Connection, limit: int, channel: str) -> str:
         (limit,),
     ).fetchall()
     lines = [
-        f"  {asked_at[:16].replace('T', ' ')}  [{_label(ch)}] 问：{q}\n{'':19}答：{_short(a)}"
+        f"  {shown(asked_at[:16].replace('T', ' '))}  [{shown(_label(ch))}] 问：{shown(q)}\n{'':19}答：{shown(a, 80)}"
         for asked_at, q, a, ch in rows
     ]
     return "\n".join(["被点踩的回答（最近的在前）：", *(lines or ["  （无）"])])
@@ -381,7 +375,7 @@ def _per_channel(conn: sqlite3.Connection, channel: str) -> str:
         " FROM questions GROUP BY ch ORDER BY COUNT(*) DESC"
     ).fetchall()
     lines = [
-        f"  {_label(ch)}：提问 {total}，未答出 {unanswered or 0}，赞 {likes or 0}，踩 {dislikes or 0}"
+        f"  {shown(_label(ch))}：提问 {total}，未答出 {unanswered or 0}，赞 {likes or 0}，踩 {dislikes or 0}"
         for ch, total, unanswered, likes, dislikes in rows
     ]
     return "\n".join(["各渠道提问与评价：", *(lines or ["  （无）"])])
@@ -395,12 +389,7 @@ def _per_day(conn: sqlite3.Connection, limit: int) -> str:
         (limit,),
     ).fetchall()
     lines = [
-        f"  {day}  提问 {total:>5}  未答出 {unanswered or 0:>4}  赞 {likes or 0:>4}  踩 {dislikes or 0:>4}"
+        f"  {shown(day)}  提问 {total:>5}  未答出 {unanswered or 0:>4}  赞 {likes or 0:>4}  踩 {dislikes or 0:>4}"
         for day, total, unanswered, likes, dislikes in rows
     ]
     return "\n".join(["每日提问量（最近的在前）：", *(lines or ["  （无）"])])
-
-
-def _short(text: str | None, width: int = 80) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"

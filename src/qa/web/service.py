@@ -17,6 +17,7 @@ from ..assistant import Assistant, timed_ask
 from ..config import Settings
 from ..models import Reply
 from ..qlog import QuestionLog
+from ..qreport import reply_confidence
 from .options import WebOptions
 from .ratelimit import ClientLimits, FeedbackRateLimited
 
@@ -86,6 +87,9 @@ class ChatService:
             session_id=session_id,
             ip=ip if self.settings.log_ip else None,
             channel=channel,
+            # Read after answering: at a hot swap this may name the newer version, never a mix of two.
+            index_version=self.assistant.version,
+            confidence=reply_confidence(reply),
         )
         self.recent.add(log_id)
         return Answered(reply, log_id)
