@@ -31,6 +31,7 @@ from . import index as store
 from .chunking import SEPARATORS, chunk_cases, embedding_text
 from .config import Settings
 from .corpus import checks_problems, load_cases
+from .docfreq import document_frequencies
 from .embedding import Embedder, background_passages, fingerprint
 from .errors import CorpusError, IndexCheckFailed, QAError
 from .figures import figures_for
@@ -102,7 +103,7 @@ def build_index(
         cache = _cache(settings, embedder)
         report = _plan(cases, previous, settings, full, None if full else cache)
         report.warnings += notices
-        if previous is not None and _up_to_date(previous, report):
+        if previous is not None and _up_to_date(previous, report, settings.ann_threshold):
             report.version, report.seconds, report.embedded = previous.version, time.perf_counter() - started, 0
             report.warnings.append("案例没有变化，索引已是最新，未发布新版本（需要时用 --full 强制重建）")
             return report
@@ -188,11 +189,17 @@ def _plan(
     return report
 
 
-def _up_to_date(previous: store.IndexData | None, report: BuildReport) -> bool:
-    """Nothing to do: same cases, same code, same background. Publishing anyway would make every server reload."""
+def _up_to_date(previous: store.IndexData | None, report: BuildReport, ann_threshold: int) -> bool:
+    """Nothing to do: same cases, code, background and search kind. Publishing anyway would make every server reload.
+
+    A version from before document frequencies were stored is rebuilt once to gain them.
+    """
     if previous is None or report.full or report.added or report.changed or report.removed:
         return False
     manifest = previous.manifest
+    wanted = "hnsw" if report.chunks_after > ann_threshold else "flat"
+    if store.search_kind(manifest) != wanted or (previous.chunks and not previous.doc_freq):
+        return False
     return manifest.get("qa_version") == _package_version() and manifest.get("background") == _digest(
         background_passages()
     )
@@ -213,6 +220,7 @@ def _assemble(
     vectors, report.embedded, report.cached = _vectors(chunks, previous, embedder, progress, cache, full)
     report.embed_seconds = time.perf_counter() - embed_started
     version = _version_id()
+    faiss_index, search = store.search_index(vectors, settings.ann_threshold)
     manifest: dict[str, Any] = {
         "format_version": store.FORMAT_VERSION,
         "version": version,
@@ -223,10 +231,13 @@ def _assemble(
         "cases": {c.id: c.content_hash for c in cases},
         "counts": {"cases": len(cases), "chunks": len(chunks)},
         "background": _digest(background_passages()),
+        "search": search,
     }
-    data = store.IndexData(manifest, vectors, chunks, [c.meta() for c in cases], figures_for(chunks), version)
+    metas = [c.meta() for c in cases]
+    data = store.IndexData(manifest, vectors, chunks, metas, figures_for(chunks), version, faiss_index)
     data.background = _background(previous, manifest["background"], embedder, cache, full)
     data.glossary = build_glossary(normalise(c.text) for c in chunks)
+    data.doc_freq = document_frequencies(chunks)
     return data
 
 

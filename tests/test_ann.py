@@ -1,0 +1,95 @@
+"""ANN above a threshold (issue 17): the build chooses flat or HNSW, records it, and the loader honours it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from qa import index as store
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import HashingEmbedder
+from qa.errors import IndexCorrupt
+
+
+def _small_threshold(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, ann_threshold=5)
+
+
+def test_default_threshold_keeps_flat_search(built: Settings) -> None:
+    data = store.load_current(built.index_dir)
+    assert data.manifest["search"] == {"kind": "flat", "threshold": built.ann_threshold}
+    assert isinstance(data.faiss_index, faiss.IndexFlatIP)
+
+
+def test_above_the_threshold_the_build_writes_hnsw_and_the_manifest_says_so(
+    settings: Settings, fake: HashingEmbedder
+) -> None:
+    build_index(_small_threshold(settings), fake, progress=False)
+    data = store.load_current(settings.index_dir)
+    assert data.manifest["search"]["kind"] == "hnsw"
+    assert data.manifest["search"]["threshold"] == 5
+    assert isinstance(data.faiss_index, faiss.IndexHNSWFlat)
+    assert data.faiss_index.hnsw.efSearch == data.manifest["search"]["ef_search"]
+    np.testing.assert_allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_hnsw_search_agrees_with_flat_on_a_small_corpus(settings: Settings, fake: HashingEmbedder) -> None:
+    build_index(_small_threshold(settings), fake, progress=False)
+    data = store.load_current(settings.index_dir)
+    flat = store.flat_ip_index(data.vectors)
+    for text in ["警快办有多少人注册？", "莎姐", "调解成功率", "What is Jingkuaiban?", "社区矫正"]:
+        query = fake.embed_queries([text])[0]
+        rows, scores = store.dense_top(data, query, 10)
+        exact_scores, exact_rows = flat.search(query.reshape(1, -1), 10)
+        assert set(rows.tolist()) == set(exact_rows[0].tolist())
+        np.testing.assert_allclose(np.sort(scores), np.sort(exact_scores[0]), atol=1e-5)
+
+
+def test_dense_top_on_flat_is_exact(built: Settings, fake: HashingEmbedder) -> None:
+    data = store.load_current(built.index_dir)
+    query = fake.embed_queries(["警快办"])[0]
+    rows, scores = store.dense_top(data, query, 5)
+    expected = np.sort(data.vectors @ query)[::-1][:5]
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    assert len(rows) == 5 and store.dense_top(data, query, 0)[0].size == 0
+
+
+def test_an_hnsw_rebuild_is_byte_identical(settings: Settings, fake: HashingEmbedder, tmp_path: Path) -> None:
+    first = _small_threshold(settings)
+    second = dataclasses.replace(first, index_dir=tmp_path / "again")
+    build_index(first, fake, progress=False, full=True)
+    build_index(second, fake, progress=False, full=True)
+    a, b = (store.current_dir(s.index_dir) / store.VECTORS for s in (first, second))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_changing_the_threshold_rebuilds_with_the_other_kind(built: Settings, fake: HashingEmbedder) -> None:
+    before = store.current_version(built.index_dir)
+    report = build_index(_small_threshold(built), fake, progress=False)
+    assert report.version != before
+    assert store.load_current(built.index_dir).manifest["search"]["kind"] == "hnsw"
+    again = build_index(_small_threshold(built), fake, progress=False)
+    assert again.version == report.version  # same kind wanted: nothing to publish
+
+
+def test_a_manifest_that_disagrees_with_the_file_is_corrupt(built: Settings) -> None:
+    folder = store.current_dir(built.index_dir)
+    manifest = json.loads((folder / store.MANIFEST).read_text(encoding="utf-8"))
+    manifest["search"] = {"kind": "hnsw", "threshold": 5}
+    (folder / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorrupt):
+        store.load_dir(folder)
+
+
+def test_a_version_without_a_search_entry_loads_as_flat(built: Settings) -> None:
+    folder = store.current_dir(built.index_dir)
+    manifest = json.loads((folder / store.MANIFEST).read_text(encoding="utf-8"))
+    del manifest["search"]
+    (folder / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert store.search_kind(store.load_dir(folder).manifest) == "flat"
