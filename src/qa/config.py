@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "multilingual-e5-small"
+# The question log lives beside the index unless QA_DB says otherwise: the server and `qa report` then
+# agree whenever they find the same index, whatever folder each was started from.
+DB_NAME = "questions.sqlite3"
 
 
 def _env(name: str, default: str) -> str:
@@ -59,7 +62,8 @@ class Settings:
     chunk_overlap: int = 20
     host: str = "127.0.0.1"
     port: int = 7860
-    db_path: Path = Path("data") / "questions.sqlite3"
+    # Empty (the default) means ``index_dir / DB_NAME``, filled in by __post_init__.
+    db_path: Path = Path("")
     log_ip: bool = False
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     admin_token: str = ""
@@ -76,6 +80,10 @@ class Settings:
     # Passages up to this many are searched exactly (FAISS flat); above it a build writes an HNSW index.
     ann_threshold: int = 20_000
 
+    def __post_init__(self) -> None:
+        if self.db_path == Path(""):
+            object.__setattr__(self, "db_path", self.index_dir / DB_NAME)  # frozen: set once, here
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from ``QA_*`` variables; keyword overrides win (used by the CLI flags)."""
@@ -88,7 +96,7 @@ class Settings:
             chunk_overlap=_env_int("QA_CHUNK_OVERLAP", 20),
             host=_env("QA_HOST", "127.0.0.1"),
             port=_env_int("QA_PORT", 7860),
-            db_path=Path(_env("QA_DB", str(Path("data") / "questions.sqlite3"))),
+            db_path=Path(_env("QA_DB", "")),
             log_ip=_env_bool("QA_LOG_IP", False),
             allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
             admin_token=_env("QA_ADMIN_TOKEN", ""),
@@ -101,4 +109,6 @@ class Settings:
             ann_threshold=_env_int("QA_ANN_THRESHOLD", 20_000),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
+        if "index_dir" in clean and not os.environ.get("QA_DB", "").strip():
+            clean.setdefault("db_path", Path(""))  # `--index DIR`: the log follows the index it names
         return replace(settings, **clean) if clean else settings  # type: ignore[arg-type]
