@@ -170,7 +170,7 @@ class Doubt:
     answer: str
     case_id: str
     title: str
-    confidence: float
+    confidence: float | None
     index_version: str | None
     action: str = DOUBT_ACTION
 
@@ -188,6 +188,7 @@ class Findings:
     current_version: str | None
     groups: list[Group]
     doubts: list[Doubt]
+    disliked: list[Doubt]  # newest first (the text report has its own section for these)
     days: list[Day]
     rolled_back: dict[str, int]  # version → questions it answered, left out of the groups and doubts
 
@@ -206,6 +207,7 @@ def analyse(
         current_version=current,
         groups=_groups([r for r in kept if not r.grounded], cases, limit),
         doubts=_doubts(kept, cases, limit),
+        disliked=[_doubt(r, cases) for r in reversed(kept) if r.feedback == -1][:limit],
         days=_days(rows),
         rolled_back=dict(sorted(skipped.items())),
     )
@@ -238,18 +240,12 @@ def _doubts(rows: Sequence[Row], cases: Mapping[str, tuple[str, str]], limit: in
     unique: dict[str, Row] = {}
     for row in doubtful:
         unique.setdefault(row.question, row)
-    return [
-        Doubt(
-            r.asked_at,
-            r.question,
-            r.answer,
-            r.case_id,
-            cases.get(r.case_id, ("", ""))[0],
-            r.confidence or 0.0,
-            r.index_version,
-        )
-        for r in list(unique.values())[:limit]
-    ]
+    return [_doubt(r, cases) for r in list(unique.values())[:limit]]
+
+
+def _doubt(row: Row, cases: Mapping[str, tuple[str, str]]) -> Doubt:
+    title = cases.get(row.case_id, ("", ""))[0]
+    return Doubt(row.asked_at, row.question, row.answer, row.case_id, title, row.confidence, row.index_version)
 
 
 def _days(rows: Sequence[Row]) -> list[Day]:
@@ -303,7 +299,7 @@ def _format_doubts(doubts: Sequence[Doubt]) -> str:
     for d in doubts:
         where = f"《{shown(d.title)}》" if d.title else (shown(d.case_id) or "—")
         lines.append(
-            f"  置信度 {d.confidence:.2f}  {where}  问：{shown(d.question)}  〔索引 {d.index_version or '未记录'}〕\n"
+            f"  置信度 {d.confidence or 0:.2f}  {where}  问：{shown(d.question)}  〔索引 {d.index_version or '未记录'}〕\n"
             f"{'':19}答：{shown(d.answer, 80)}"
         )
     head = f"置信度低的回答（置信度 < {LOW_CONFIDENCE}，最低的在前；{DOUBT_ACTION}）："

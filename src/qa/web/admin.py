@@ -51,6 +51,7 @@ from ..corpus import (
 )
 from ..errors import AdminUnauthorized, CorpusError, QAError, RateLimited, RebuildBusy
 from .ratelimit import RateLimiter
+from .workbench import IMPORT_PATH, activate_version, import_document, question_report, version_history
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ class FileName(BaseModel):
 
 class RebuildRequest(BaseModel):
     full: StrictBool = False
+
+
+class VersionChoice(BaseModel):
+    version: StrictStr = Field(max_length=100, description="要回滚到的索引版本，如 20261130T035638484218Z")
 
 
 class AdminTokenTooShort(QAError):
@@ -274,6 +279,27 @@ def build_router(assistant: Assistant, settings: Settings, rebuilder: Rebuilder)
         done = undo_change(settings.knowledge_dir, body.name)
         log.info("admin undid the last change of %s", body.name)
         return {"message": done, "undo": undoable(settings.knowledge_dir)}
+
+    @router.get("/versions")
+    def versions() -> dict[str, Any]:
+        return {"versions": version_history(settings.index_dir)}
+
+    @router.post("/rollback")
+    def rollback(body: VersionChoice) -> dict[str, Any]:
+        if rebuilder.status()["state"] == "running":  # the build lock would refuse too; this names the reason
+            raise RebuildBusy()
+        done = activate_version(assistant, settings.index_dir, body.version)  # VersionNotKept → 404
+        log.info("admin rolled the index back to %s", body.version)
+        return done | index_status(assistant)
+
+    @router.get("/report")
+    def report(limit: int = 10) -> dict[str, Any]:
+        return question_report(settings, max(1, min(limit, 100)))
+
+    @router.post(IMPORT_PATH.removeprefix("/api/admin"))
+    async def import_file(request: Request, name: str = "", split: bool = False) -> dict[str, Any]:
+        """The raw file as the body (not JSON: a Word file or PDF is binary), its name in the query."""
+        return import_document(settings.knowledge_dir, name, await request.body(), split)
 
     @router.post("/rebuild", status_code=202)
     def rebuild(body: RebuildRequest | None = None) -> dict[str, Any]:

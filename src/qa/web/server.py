@@ -28,7 +28,7 @@ from ..assistant import Assistant
 from ..config import Settings
 from ..errors import QAError
 from ..qlog import QuestionLog
-from . import admin, api, csp, faults, guard, logs, ratelimit, runtime, ui, widget
+from . import admin, api, csp, faults, guard, logs, ratelimit, runtime, ui, widget, workbench
 from .cors import CorsRefusals
 from .head import HeadAsGet
 from .options import WebOptions
@@ -123,7 +123,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     explicit (by default empty) allowlist switches that off. Malformed allowlist entries
     (such as "*") are dropped first. Pages without a CSP of their own get the default one.
     """
-    app.add_middleware(api.BodyLimit)  # innermost: every path, before any route reads a body
+    # Innermost: every path, before any route reads a body; the admin's document import may send more.
+    larger = {workbench.IMPORT_PATH: workbench.MAX_DOCUMENT_BYTES} if settings.admin_token else {}
+    app.add_middleware(api.BodyLimit, larger=larger)
     per_minute = settings.rate_limit_per_minute * ratelimit.REQUESTS_PER_QUESTION
     app.add_middleware(ratelimit.RequestLimit, per_minute=per_minute)
     app.add_middleware(
