@@ -5,6 +5,7 @@ Run alone with ``pytest -m browser``; skipped when /usr/bin/chromium is missing.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,7 +17,11 @@ import pytest
 from playwright.sync_api import expect
 from tests.browser import Network, PageOpener
 from tests.test_admin import NEW_CASE, TOKEN
+from tests.test_import import _chinese_pdf
+from tests.test_workbench import docx_bytes
 from tests.webapp import Live, build_web_index, live_server
+
+from qa.qlog import QuestionLog
 
 pytestmark = pytest.mark.browser
 
@@ -137,5 +142,110 @@ def test_workbench_lists_opens_diffs_deletes_undoes_and_edits_checks(open_page: 
     tab.click("#rebuild")
     expect(tab.locator("#message.ok")).to_contain_text("已生效", timeout=60_000)
 
+    assert network.air_gapped, network.refused
+    assert not [c for c in network.console if "Content Security Policy" in c or "Refused" in c], network.console
+
+
+# ---- issue 15/11: versions, rollback, the report, documents --------------------------------------
+
+SCREENSHOTS = os.environ.get("QA_SCREENSHOTS", "")  # a folder: save the flows' screenshots there (docs/)
+
+
+def snap(tab: Any, selector: str, name: str) -> None:
+    if SCREENSHOTS:
+        tab.locator(selector).screenshot(path=str(Path(SCREENSHOTS) / name))
+
+
+def connect(open_page: PageOpener, live: Live, network: Network) -> Any:
+    tab = open_page(live.url + "admin", network, width=1366, height=768)
+    tab.fill("#token", TOKEN)
+    tab.click("#token-form button")
+    expect(tab.locator("#message.ok")).to_contain_text("已连接")
+    return tab
+
+
+def test_a_word_file_and_a_pdf_become_cases_then_rebuild_history_and_rollback(
+    open_page: PageOpener, live: Live, tmp_path: Path
+) -> None:
+    network = Network()
+    tab = connect(open_page, live, network)
+    first = httpx.get(live.url + "api/health", trust_env=False).json()["index_version"]
+    expect(tab.locator("#versions tbody tr")).to_have_count(1)
+    expect(tab.locator("#versions tbody")).to_contain_text("正在使用")
+
+    # a Word file: converted, guessed fields shown with reasons, then edited and saved like any case file
+    (tmp_path / "平台介绍.docx").write_bytes(docx_bytes())
+    tab.set_input_files("#file", str(tmp_path / "平台介绍.docx"))
+    expect(tab.locator("#import-out .proposal")).to_have_count(1)
+    expect(tab.locator("#import-out")).to_contain_text("取自Word 文档的标题")
+    expect(tab.locator("#import-out")).to_contain_text("测试日报")
+    tab.click("#import-out button[data-proposal]")
+    expect(tab.locator("#text")).to_have_value(re.compile("调解员 \\| 42名"))
+    name = tab.input_value("#name")
+    tab.click("#preview")
+    expect(tab.locator("#preview-out")).to_contain_text("新增文件")
+    tab.click("#save")
+    expect(tab.locator("#message")).to_contain_text("已保存 " + name)
+
+    # a Chinese PDF: its text layer becomes the proposal
+    (tmp_path / "警快办.pdf").write_bytes(
+        _chinese_pdf(["重庆公安“警快办”应用注册人数1714万。"], "警快办简介", "上游新闻")
+    )
+    tab.set_input_files("#file", str(tmp_path / "警快办.pdf"))
+    expect(tab.locator("#import-out .proposal")).to_contain_text("注册人数1714万")
+    snap(tab, "#sec-edit", "admin-import.png")
+
+    # rebuild: the message names the case added; the history shows the new version and what it changed
+    tab.click("#rebuild")
+    expect(tab.locator("#message.ok")).to_contain_text("新增：" + name[3:-3], timeout=60_000)
+    expect(tab.locator("#versions tbody tr")).to_have_count(2)
+    expect(tab.locator("#versions tbody tr").first).to_contain_text("新增 " + name[3:-3])
+
+    # rollback (confirmed) to the first version: served at once, and offered back
+    tab.once("dialog", lambda dialog: dialog.accept())
+    tab.click(f"button[data-rollback='{first}']")
+    expect(tab.locator("#message.ok")).to_contain_text("已回滚到索引版本 " + first)
+    assert httpx.get(live.url + "api/health", trust_env=False).json()["index_version"] == first
+    expect(tab.locator("#status")).to_contain_text(first)
+    expect(tab.locator("#versions button[data-rollback]")).to_have_count(1)
+    snap(tab, "#sec-versions", "admin-versions.png")
+
+    assert network.air_gapped, network.refused
+    assert not [c for c in network.console if "Content Security Policy" in c or "Refused" in c], network.console
+
+
+def test_the_report_page_groups_by_case_charts_days_and_leaves_rolled_back_versions_out(
+    open_page: PageOpener, live: Live
+) -> None:
+    served = httpx.get(live.url + "api/health", trust_env=False).json()["index_version"]
+    abandoned = "20990101T000000000000Z"  # newer than the one published: a version that was rolled back
+    log = QuestionLog(live.settings.db_path)
+    rows = [
+        ("警快办几点下班？", False, 0.0, served),
+        ("警快办几点下班？", False, 0.0, served),
+        ("今天天气怎么样？", False, 0.0, served),
+        ("警快办是谁做的？", True, 0.5, served),
+        ("坏版本的问题？", False, 0.0, abandoned),
+    ]
+    for question, grounded, confidence, version in rows:
+        case_ids = [] if "天气" in question else ["jingkuaiban"]
+        log.log(question=question, query=question, answer="重庆公安“警快办”应用[1]", case_ids=case_ids,
+                grounded=grounded, latency_ms=1, index_version=version, confidence=confidence)  # fmt: skip
+    assert log.flush()
+    log.close()
+
+    network = Network()
+    tab = connect(open_page, live, network)
+    out = tab.locator("#report-out")
+    expect(out.locator("svg.chart rect.total")).to_have_count(1)
+    expect(out).to_contain_text("提问 5，未答出 4（80%）")
+    expect(out.locator(".group-head").first).to_contain_text("（04-jingkuaiban.md）：2 次")
+    expect(out.locator(".action").first).to_contain_text("补充回答这些问题的段落")
+    expect(out).to_contain_text("不涉及任何案例：1 次")
+    expect(out).to_contain_text("置信度 0.50")
+    expect(out).to_contain_text("〔索引 " + served + "〕")
+    expect(out.locator(".rolled")).to_contain_text(abandoned + "（1 个问题）")
+    assert "坏版本的问题" not in out.inner_text()
+    snap(tab, "#sec-report", "admin-report.png")
     assert network.air_gapped, network.refused
     assert not [c for c in network.console if "Content Security Policy" in c or "Refused" in c], network.console

@@ -14,9 +14,12 @@
     el.className = kind || "";
   }
 
-  async function call(method, path, body) {
+  async function call(method, path, body, raw) {
     const options = { method, headers: { Authorization: "Bearer " + token } };
-    if (body !== undefined) {
+    if (raw !== undefined) {
+      options.headers["Content-Type"] = "application/octet-stream"; // a Word file or PDF: sent as it is
+      options.body = raw;
+    } else if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
@@ -80,9 +83,9 @@
     try {
       const s = await call("GET", "/api/admin/status");
       showStatus(s); // also enables the rebuild button unless a rebuild is running
-      for (const id of ["reload", "preview", "save-checks"]) $(id).disabled = false;
+      for (const id of ["reload", "preview", "save-checks", "file", "load-report"]) $(id).disabled = false;
       show("已连接。", "ok");
-      await Promise.all([listCases(), loadChecks()]);
+      await Promise.all([listCases(), loadChecks(), listVersions(), loadReport()]);
       if (s.rebuild.state === "running") poll();
     } catch (err) {
       show(err.message, "error");
@@ -92,6 +95,8 @@
   function loadFile() {
     const file = $("file").files[0];
     if (!file) return;
+    $("import-out").replaceChildren();
+    if (!/\.md$/i.test(file.name)) return importDocument(file);
     $("name").value = file.name;
     const reader = new FileReader();
     reader.onload = () => {
@@ -112,6 +117,64 @@
       const text = new TextDecoder("gb18030").decode(bytes);
       return [text, "文件是 GBK/GB18030 编码，已自动转换为 UTF-8，保存时按 UTF-8 写入；请核对内容是否正确。"];
     }
+  }
+
+  const MAX_DOCUMENT_BYTES = 10 * 1024 * 1024; // the server's limit for this one route
+
+  // A Word/PDF/web page/text file: the server converts it as `qa import` does and proposes case files.
+  async function importDocument(file) {
+    if (file.size > MAX_DOCUMENT_BYTES) {
+      show("文件过大（上限 10 MB）：请先去掉其中的图片，或另存为 .txt 后再导入。", "error");
+      return;
+    }
+    show("正在转换 " + file.name + " ……", "");
+    const query = "?name=" + encodeURIComponent(file.name) + "&split=" + ($("split").checked ? "true" : "false");
+    try {
+      const r = await call("POST", "/api/admin/import" + query, undefined, file);
+      if (!r.valid) {
+        const div = element("div", "problems", "无法导入：\n" + r.problems.map((x) => "· " + x).join("\n"));
+        $("import-out").append(div);
+        show("无法导入 " + file.name + "，什么都没有写入。", "error");
+        return;
+      }
+      for (const p of r.proposals) $("import-out").append(renderProposal(p));
+      show("已转换为 " + r.proposals.length + " 个建议的案例文件（尚未保存）。请核对推测的字段，再点“放进编辑框”。", "ok");
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  function element(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  function renderProposal(p) {
+    const box = element("div", "proposal");
+    box.append(element("h3", "", p.name + "（来自 " + p.origin + "）"));
+    const table = element("table");
+    for (const f of p.fields) {
+      const tr = element("tr");
+      tr.append(element("td", "", f.key), element("td", "", String(f.value)), element("td", "why", "← " + f.why));
+      table.append(tr);
+    }
+    const use = element("button", "", "放进编辑框");
+    use.type = "button";
+    use.dataset.proposal = p.name;
+    use.addEventListener("click", () => {
+      $("name").value = p.name;
+      $("text").value = p.text;
+      invalidate();
+      $("preview-out").replaceChildren();
+      $("text").focus();
+      show("已放进编辑框：" + p.name + "。核对、修改后先预览，再保存。", "ok");
+    });
+    const file = element("pre", "proposed", p.text); // the case file as it would be saved
+    box.append(table, file, element("div", "buttons"));
+    box.lastChild.append(use);
+    return box;
   }
 
   function invalidate() {
@@ -329,13 +392,170 @@
         if (r.state === "running") return poll();
         const undoable = $("undo-list").children.length > 0;
         const hint = r.state === "failed" && undoable ? "\n可点“撤销”恢复刚才保存的文件，再重建。" : "";
-        show(r.message + hint, r.state === "done" ? "ok" : "error");
+        show(r.message + hint + changedCases(r.report), r.state === "done" ? "ok" : "error");
         await refresh();
-        await listCases();
+        await Promise.all([listCases(), listVersions()]);
       } catch (err) {
         show(err.message, "error");
       }
     }, 1000);
+  }
+
+  // Which cases a rebuild changed, by id: what the editor checks after publishing.
+  function changedCases(report) {
+    if (!report) return "";
+    const part = (label, ids) => label + "：" + (ids && ids.length ? ids.join("、") : "无");
+    return "\n" + [part("新增", report.added), part("修改", report.changed), part("删除", report.removed)].join("；");
+  }
+
+  function describeChanges(c) {
+    if (!c) return "（最早保留的版本）";
+    const parts = [];
+    if (c.added.length) parts.push("新增 " + c.added.join("、"));
+    if (c.changed.length) parts.push("修改 " + c.changed.join("、"));
+    if (c.removed.length) parts.push("删除 " + c.removed.join("、"));
+    return parts.join("；") || "案例无变化";
+  }
+
+  async function listVersions() {
+    const r = await call("GET", "/api/admin/versions");
+    const body = $("versions").querySelector("tbody");
+    body.replaceChildren();
+    for (const v of r.versions) {
+      const tr = element("tr");
+      const state = element("td");
+      if (v.current) state.append(element("span", "badge", "正在使用"));
+      if (v.previous) state.append(element("span", "badge prev", "上一版本"));
+      tr.append(element("td", "", v.version), element("td", "", v.built_at || "—"), element("td", "", String(v.cases)),
+        element("td", "changes", describeChanges(v.changes)), state);
+      const td = element("td", "actions");
+      if (!v.current) {
+        const b = element("button", "", "回滚到此版本");
+        b.type = "button";
+        b.dataset.rollback = v.version;
+        b.addEventListener("click", () => rollbackTo(v.version));
+        td.append(b);
+      }
+      tr.append(td);
+      body.append(tr);
+    }
+  }
+
+  async function rollbackTo(version) {
+    if (!window.confirm("确定把正在使用的索引切换到版本 " + version + "？案例文件不会改动，之后可以再切回。")) return;
+    try {
+      const r = await call("POST", "/api/admin/rollback", { version });
+      showStatus(r);
+      show("已回滚到索引版本 " + r.index_version + "，服务已在使用它。", "ok");
+      await Promise.all([listVersions(), loadReport()]);
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  async function loadReport() {
+    try {
+      renderReport(await call("GET", "/api/admin/report"), $("report-out"));
+    } catch (err) {
+      show(err.message, "error");
+    }
+  }
+
+  function renderReport(r, out) {
+    out.replaceChildren();
+    out.append(element("h3", "", "每日提问量与未答出占比"));
+    if (!r.days.length) out.append(element("p", "hint", "问答日志（" + r.db_path + "）中还没有问题。"));
+    else out.append(chart(r.days), legend(r.days));
+    out.append(element("h3", "", "下一步要处理的（未答出的问题，按案例分组）"));
+    if (!r.groups.length) out.append(element("p", "hint", "（无）"));
+    for (const g of r.groups) out.append(...renderGroup(g));
+    out.append(element("h3", "", "置信度低的回答（最低的在前）"));
+    renderAnswers(r.doubts, out, true);
+    out.append(element("h3", "", "被点踩的回答（最近的在前）"));
+    renderAnswers(r.disliked, out, false);
+    const rolled = Object.entries(r.rolled_back);
+    if (rolled.length) {
+      const list = rolled.map(([v, n]) => v + "（" + n + " 个问题）").join("、");
+      out.append(element("p", "hint rolled", "已回滚的索引版本回答的问题未计入以上各项：" + list));
+    }
+  }
+
+  function renderGroup(g) {
+    const title = g.kind === "none" ? "不涉及任何案例" : g.kind === "gone" ? "案例 " + g.case_id + "（已不在知识库中）"
+      : "《" + g.title + "》（" + g.file + "）";
+    const head = element("div", "group-head", title + "：" + g.total + " 次");
+    const action = element("div", "action", "建议：" + g.action);
+    const list = element("ul", "asked");
+    for (const a of g.questions) {
+      const li = element("li", "", a.count + " 次  " + a.question + " ");
+      li.append(element("span", "version", "〔索引 " + (a.index_version || "未记录") + "〕"));
+      list.append(li);
+    }
+    return [head, action, list];
+  }
+
+  function renderAnswers(rows, out, withConfidence) {
+    if (!rows.length) {
+      out.append(element("p", "hint", "（无）"));
+      return;
+    }
+    const list = element("ul", "asked answers");
+    for (const d of rows) {
+      const where = d.title ? "《" + d.title + "》" : d.case_id || "—";
+      const score = withConfidence ? "置信度 " + Number(d.confidence).toFixed(2) + "  " : "";
+      const li = element("li", "", score + where + "  问：" + d.question + "  答：" + d.answer.slice(0, 80) + " ");
+      li.append(element("span", "version", "〔索引 " + (d.index_version || "未记录") + "〕"));
+      list.append(li);
+    }
+    out.append(list);
+    if (withConfidence) out.append(element("p", "action", "建议：" + rows[0].action));
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, text) {
+    const el = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  // Bars: questions per day, the unanswered part in red; the line: the unanswered share (0–100 %).
+  function chart(days) {
+    const width = 1040, height = 200, left = 36, bottom = 24, top = 10;
+    const plot = height - bottom - top;
+    const most = Math.max(...days.map((d) => d.total), 1);
+    const step = (width - left - 40) / days.length;
+    const root = svg("svg", { class: "chart", viewBox: "0 0 " + width + " " + height, role: "img",
+      "aria-label": "每日提问量与未答出占比" });
+    root.append(svg("line", { class: "axis", x1: left, y1: top + plot, x2: width - 40, y2: top + plot }));
+    root.append(svg("text", { x: 2, y: top + 10 }, String(most)), svg("text", { x: width - 36, y: top + 10 }, "100%"));
+    const points = [];
+    days.forEach((d, i) => {
+      const x = left + i * step + step * 0.15, w = step * 0.7;
+      const h = (d.total / most) * plot, hu = (d.unanswered / most) * plot;
+      const share = d.total ? d.unanswered / d.total : 0;
+      const bar = svg("rect", { class: "total", x, y: top + plot - h, width: w, height: h });
+      bar.append(svg("title", {}, d.day + "：提问 " + d.total + "，未答出 " + d.unanswered + "（" + Math.round(share * 100) + "%）"));
+      root.append(bar, svg("rect", { class: "unanswered", x, y: top + plot - hu, width: w, height: hu }));
+      points.push((x + w / 2).toFixed(1) + "," + (top + plot - share * plot).toFixed(1));
+      if (days.length <= 12 || i % Math.ceil(days.length / 12) === 0) {
+        root.append(svg("text", { x, y: height - 6 }, d.day.slice(5)));
+      }
+    });
+    root.append(svg("polyline", { class: "share", points: points.join(" ") }));
+    return root;
+  }
+
+  function legend(days) {
+    const total = days.reduce((n, d) => n + d.total, 0);
+    const unanswered = days.reduce((n, d) => n + d.unanswered, 0);
+    const share = total ? Math.round((unanswered / total) * 100) : 0;
+    const p = element("p", "legend hint", "最近 " + days.length + " 天：提问 " + total + "，未答出 " + unanswered + "（" + share + "%）");
+    for (const [cls, label] of [["l-total", "提问"], ["l-unanswered", "未答出"], ["l-share", "未答出占比"]]) {
+      p.append(element("span", cls), document.createTextNode(label));
+    }
+    return p;
   }
 
   async function reload() {
@@ -359,5 +579,6 @@
     $("rebuild").addEventListener("click", rebuild);
     $("reload").addEventListener("click", reload);
     $("save-checks").addEventListener("click", saveChecks);
+    $("load-report").addEventListener("click", loadReport);
   });
 })();
