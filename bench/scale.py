@@ -1,4 +1,4 @@
-"""Answer cost against the size of the knowledge base: the same questions on 11, ~850 and ~2,000 cases.
+"""Answer cost against the size of the knowledge base: the same questions on 11 to 10,000 cases.
 
 The real eleven case files, alone and with synthetic cases added (each with its
 own alias, unit and district, so names, typo repair and look-ups all grow), are
@@ -7,8 +7,13 @@ Each index is loaded in its own process (load time and RSS belong to it alone),
 and every dev question (``bench/questions.jsonl``, with its history) is timed
 in-process, ``--rounds`` times with the reply cache emptied between rounds.
 
-    python bench/scale.py                      # 11, 850, 2000 cases
+    python bench/scale.py                      # 11, 1000, 2000, 10000 cases
     python bench/scale.py --sizes 11 850 --rounds 2 --work /tmp/scale
+    python bench/scale.py --profile 2000 10000 # plus one profiled round on those sizes (top functions)
+
+Each index is built once, in its own process too (the build's time and peak RSS
+are reported beside the answer figures); above ``QA_ANN_THRESHOLD`` passages that
+build writes an HNSW index, so the 10,000-case row also loads one.
 
 The indexes are kept in ``--work`` and reused (the format does not change with
 the code timed), so ``PYTHONPATH=<other checkout>/src python bench/scale.py``
@@ -18,7 +23,10 @@ times another version of the answer engine on the very same indexes.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import random
 import resource
 import shutil
@@ -27,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import PLACES, THEMES, case_text
@@ -71,18 +80,35 @@ def write_knowledge(folder: Path, cases: int, seed: int = 17) -> Path:
 
 
 def ensure_index(work: Path, cases: int) -> Path:
-    """The index of ``cases`` cases under ``work``, built once with the fake embedder."""
+    """The index of ``cases`` cases under ``work``, built once (in a child process) with the fake embedder."""
+    root = work / f"cases-{cases}"
+    if not (root / "index" / "current").exists():
+        args = [sys.executable, __file__, "--build-child", str(root), "--cases", str(cases)]
+        out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+        (root / "build.json").write_text(out.strip().splitlines()[-1], encoding="utf-8")
+    return root / "index"
+
+
+def build(root: Path, cases: int) -> dict[str, float]:
+    """Write the corpus and build its index; the build's wall time and this process's peak RSS."""
     from qa.build import build_index
     from qa.config import Settings
     from qa.embedding import HashingEmbedder
 
-    root = work / f"cases-{cases}"
-    index = root / "index"
-    if not (index / "current").exists():
-        knowledge = write_knowledge(root / "knowledge", cases)
-        settings = Settings(knowledge_dir=knowledge, index_dir=index, cache_dir=root / "cache")
-        build_index(settings, HashingEmbedder(), progress=False)
-    return index
+    knowledge = write_knowledge(root / "knowledge", cases)
+    settings = Settings.from_env(knowledge_dir=knowledge, index_dir=root / "index", cache_dir=root / "cache")
+    started = time.perf_counter()
+    report = build_index(settings, HashingEmbedder(), progress=False)
+    return {
+        "build_s": time.perf_counter() - started,
+        "build_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "chunks": report.chunks_after,
+    }
+
+
+def build_figures(index: Path) -> dict[str, float]:
+    path = index.parent / "build.json"
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
 
 
 def questions() -> list[tuple[str, list[dict[str, str]]]]:
@@ -90,8 +116,12 @@ def questions() -> list[tuple[str, list[dict[str, str]]]]:
     return [(r["question"], r.get("history", [])) for r in rows]
 
 
-def measure(index: Path, rounds: int) -> dict[str, float]:
-    """Load the index, then time every question ``rounds`` times (in this process)."""
+def measure(index: Path, rounds: int, profile: bool = False) -> dict[str, Any]:
+    """Load the index, then time every question ``rounds`` times (in this process).
+
+    With ``profile``, one more round runs under cProfile after the timed ones (so the
+    timings are not the profiler's) and its top functions go to stderr.
+    """
     from qa.assistant import Assistant
     from qa.config import Settings
     from qa.embedding import HashingEmbedder
@@ -106,9 +136,13 @@ def measure(index: Path, rounds: int) -> dict[str, float]:
             started = time.perf_counter()
             bot.ask(question, history)
             latencies.append((time.perf_counter() - started) * 1000)
+    if profile:
+        profiled_round(bot)
     latencies.sort()
     state = bot._state
     return {
+        **build_figures(index),
+        "search": state.data.manifest.get("search", {}).get("kind", "flat"),
         "cases": len(state.data.cases),
         "chunks": len(state.data.chunks),
         "names": len(state.retriever.lexicon),
@@ -120,19 +154,45 @@ def measure(index: Path, rounds: int) -> dict[str, float]:
     }
 
 
-def child(index: Path, rounds: int) -> dict[str, float]:
-    args = [sys.executable, __file__, "--child", str(index), "--rounds", str(rounds)]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+def profiled_round(bot: Any) -> None:
+    """Every question once more, under cProfile (reply cache emptied first)."""
+    bot._cache.clear()
+    profiler = cProfile.Profile()
+    asked = questions()
+    profiler.enable()
+    for question, history in asked:
+        bot.ask(question, history)
+    profiler.disable()
+    print_profile(profiler, len(asked))
 
 
-def table(results: list[dict[str, float]]) -> str:
+def print_profile(profiler: cProfile.Profile, asked: int) -> None:
+    """The top functions by own time and by cumulative time, per question, to stderr."""
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats(order).print_stats(25)
+        print(f"== {asked} questions, sorted by {order} ==\n{out.getvalue()}", file=sys.stderr)
+
+
+def child(index: Path, rounds: int, profile: bool) -> dict[str, Any]:
+    """Measure one index in a fresh process; its profile, if asked for, is saved beside the index."""
+    args = [sys.executable, __file__, "--child", str(index), "--rounds", str(rounds)] + (["--profiled"] * profile)
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    if profile:
+        (index.parent / "profile.txt").write_text(done.stderr, encoding="utf-8")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def table(results: list[dict[str, Any]]) -> str:
     base = results[0]
-    head = "| cases | chunks | names | load s | RSS MB | index MB | p50 ms | p95 ms | p50 ratio | p95 ratio |"
-    lines = [head, "|" + "---|" * 10]
+    head = "| cases | chunks | names | search | build s | build RSS MB | load s | RSS MB | index MB | p50 ms | p95 ms"
+    lines = [head + " | p50 ratio | p95 ratio |", "|" + "---|" * 13]
     for r in results:
         lines.append(
-            f"| {int(r['cases'])} | {int(r['chunks'])} | {int(r['names'])} | {r['load_s']:.2f} | {r['rss_mb']:.0f}"
+            f"| {int(r['cases'])} | {int(r['chunks'])} | {int(r['names'])} | {r['search']}"
+            f" | {r.get('build_s', float('nan')):.1f} | {r.get('build_rss_mb', float('nan')):.0f}"
+            f" | {r['load_s']:.2f} | {r['rss_mb']:.0f}"
             f" | {r['index_mb']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f}"
             f" | {r['p50_ms'] / base['p50_ms']:.2f} | {r['p95_ms'] / base['p95_ms']:.2f} |"
         )
@@ -141,17 +201,26 @@ def table(results: list[dict[str, float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[REAL_CASES, 850, 2000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[REAL_CASES, 1000, 2000, 10000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "qa-scale")
+    parser.add_argument("--profile", type=int, nargs="*", default=[], metavar="CASES", help="sizes to profile too")
+    parser.add_argument("--profiled", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cases", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.child, args.rounds)))
+    if args.build_child:
+        print(json.dumps(build(args.build_child, args.cases)))
         return
-    indexes = [ensure_index(args.work, n) for n in args.sizes]
-    results = [child(index, args.rounds) for index in indexes]
+    if args.child:
+        print(json.dumps(measure(args.child, args.rounds, args.profiled)))
+        return
+    indexes = {n: ensure_index(args.work, n) for n in args.sizes}
+    results = [child(index, args.rounds, n in args.profile) for n, index in indexes.items()]
     print(table(results))
+    for n in args.profile:
+        print(f"profile of {n} cases: {indexes[n].parent / 'profile.txt'}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ BACKGROUND = "background.npy"
 DOCFREQ = "docfreq.json"
 # HNSW settings: M links per node, the candidate list while building and while searching.
 # bench/ann_bench.py measures recall@10 against flat search with these (≥ 0.99 required).
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
 
 
 @dataclass

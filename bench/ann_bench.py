@@ -1,0 +1,112 @@
+"""ANN above the threshold: recall@10 of the build's HNSW index against exact (flat) search, and the cost of each.
+
+    python bench/ann_bench.py                              # 20,000 and 70,000 synthetic vectors
+    python bench/ann_bench.py --sizes 20000 --queries 500
+    python bench/ann_bench.py --index /tmp/qa-scale/cases-10000/index   # an index's own vectors
+
+Synthetic vectors are 384-dimensional, normalised, drawn around one centre per 50
+vectors (passages of a case sit near each other) with Gaussian noise; ``--noise``
+sets how spread out they are (larger is harder for any ANN). Queries are half
+perturbed passages (a question about one passage) and half fresh draws around a
+random centre. With ``--index`` the vectors are a built index's, and the queries
+are the dev questions encoded with that index's embedder (the fake hashing one for
+bench/scale.py's indexes). The HNSW index is built by ``qa.index.hnsw_ip_index``,
+the very code a build runs, and searched with the manifest's efSearch and others.
+Query times are one question at a time, as the server asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DIM, PER_CENTRE, K = 384, 50, 10
+
+
+def normalised(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
+
+
+def synthetic(size: int, queries: int, noise: float, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` clustered passage vectors and ``queries`` query vectors, deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((max(1, size // PER_CENTRE), DIM)).astype(np.float32)
+    vectors = normalised(centres[rng.integers(0, len(centres), size)] + noise * rng.standard_normal((size, DIM)))
+    near = vectors[rng.integers(0, size, queries // 2)] + 0.3 * noise * rng.standard_normal((queries // 2, DIM))
+    picked = centres[rng.integers(0, len(centres), queries - queries // 2)]
+    fresh = picked + noise * rng.standard_normal((len(picked), DIM))
+    return vectors, normalised(np.concatenate([near, fresh]))
+
+
+def from_index(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A built index's vectors, and the dev questions encoded by its (fake hashing) embedder."""
+    from qa import index as store
+    from qa.embedding import HashingEmbedder
+
+    data = store.load_current(index_dir)
+    lines = (REPO / "bench" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    return np.ascontiguousarray(data.vectors), HashingEmbedder().embed_queries(questions)
+
+
+def timed_search(index: object, queries: np.ndarray) -> tuple[np.ndarray, float]:
+    """Top-K rows for each query, asked one at a time; returns them and the mean ms per query."""
+    started = time.perf_counter()
+    rows = [index.search(q.reshape(1, -1), K)[1][0] for q in queries]  # type: ignore[attr-defined]
+    return np.stack(rows), (time.perf_counter() - started) * 1000 / len(queries)
+
+
+def recall(found: np.ndarray, exact: np.ndarray) -> float:
+    """Mean share of the exact top-K that the approximate top-K holds (recall@K)."""
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, exact, strict=True)]))
+
+
+def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int]) -> list[str]:
+    """Markdown rows: flat, then HNSW at each efSearch (the production default marked)."""
+    from qa import index as store
+
+    flat = store.flat_ip_index(vectors)
+    exact, flat_ms = timed_search(flat, queries)
+    started = time.perf_counter()
+    hnsw = store.hnsw_ip_index(vectors)
+    build_s = time.perf_counter() - started
+    rows = [f"| {name} | {len(vectors):,} | flat | – | 1.0000 | {flat_ms:.3f} | – |"]
+    for ef in efs:
+        hnsw.hnsw.efSearch = ef
+        found, ms = timed_search(hnsw, queries)
+        mark = " (default)" if ef == store.HNSW_EF_SEARCH else ""
+        rows.append(
+            f"| {name} | {len(vectors):,} | HNSW | {ef}{mark} | {recall(found, exact):.4f} | {ms:.3f} | {build_s:.1f} |"
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 70_000])
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.6, 1.5])
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--ef", type=int, nargs="+", default=[32, 64, 128, 256])
+    parser.add_argument("--index", type=Path, help="measure a built index's vectors instead")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO / "src"))
+    head = "| vectors | count | search | efSearch | recall@10 | ms/query | build s |"
+    print(head + "\n" + "|---" * 7 + "|")
+    if args.index:
+        vectors, queries = from_index(args.index)
+        print("\n".join(measure(f"index {args.index.parent.name}", vectors, queries, args.ef)), flush=True)
+        return
+    for size in args.sizes:
+        for noise in args.noise:
+            vectors, queries = synthetic(size, args.queries, noise)
+            print("\n".join(measure(f"synthetic, noise {noise}", vectors, queries, args.ef)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
