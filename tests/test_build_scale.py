@@ -31,7 +31,12 @@ def test_a_large_full_build_says_it_sampled(
     monkeypatch.setattr(build, "TITLE_CHECK_ALL", 3)
     checked: list[set[str] | None] = []
     real = build._check_titles
-    monkeypatch.setattr(build, "_check_titles", lambda r, only: checked.append(only) or real(r, only))
+
+    def spy(retriever: object, only: set[str] | None) -> list[tuple[str, str]]:
+        checked.append(only)
+        return real(retriever, only)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "_check_titles", spy)
     report = build_index(settings, fake, progress=False)
     assert checked and checked[0] is not None and len(checked[0]) == 3
     assert any("抽查" in w for w in report.warnings)
