@@ -151,9 +151,17 @@ def test_workbench_lists_opens_diffs_deletes_undoes_and_edits_checks(open_page: 
 SCREENSHOTS = os.environ.get("QA_SCREENSHOTS", "")  # a folder: save the flows' screenshots there (docs/)
 
 
-def snap(tab: Any, selector: str, name: str) -> None:
-    if SCREENSHOTS:
-        tab.locator(selector).screenshot(path=str(Path(SCREENSHOTS) / name))
+def snap(tab: Any, selector: str, name: str, height: int = 820) -> None:
+    """A screenshot of one section, at most ``height`` pixels tall, without the sticky section links over it."""
+    if not SCREENSHOTS:
+        return
+    tab.evaluate("document.querySelector('nav.jump').style.position = 'static'")
+    box = tab.eval_on_selector(  # page coordinates: a full-page clip does not move with the scroll position
+        selector, "e => { const r = e.getBoundingClientRect(); return [r.x, r.y + window.scrollY, r.width, r.height]; }"
+    )
+    clip = {"x": box[0], "y": box[1], "width": box[2], "height": min(box[3], height)}
+    tab.screenshot(path=str(Path(SCREENSHOTS) / name), clip=clip, full_page=True)
+    tab.evaluate("document.querySelector('nav.jump').style.position = ''")
 
 
 def connect(open_page: PageOpener, live: Live, network: Network) -> Any:

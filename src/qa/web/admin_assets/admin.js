@@ -532,13 +532,14 @@
     root.append(svg("text", { x: 2, y: top + 10 }, String(most)), svg("text", { x: width - 36, y: top + 10 }, "100%"));
     const points = [];
     days.forEach((d, i) => {
-      const x = left + i * step + step * 0.15, w = step * 0.7;
+      const w = Math.min(step * 0.7, 48), x = left + i * step + (step - w) / 2; // a lone day is not a wall
       const h = (d.total / most) * plot, hu = (d.unanswered / most) * plot;
       const share = d.total ? d.unanswered / d.total : 0;
       const bar = svg("rect", { class: "total", x, y: top + plot - h, width: w, height: h });
       bar.append(svg("title", {}, d.day + "：提问 " + d.total + "，未答出 " + d.unanswered + "（" + Math.round(share * 100) + "%）"));
       root.append(bar, svg("rect", { class: "unanswered", x, y: top + plot - hu, width: w, height: hu }));
       points.push((x + w / 2).toFixed(1) + "," + (top + plot - share * plot).toFixed(1));
+      root.append(svg("circle", { class: "share-dot", cx: x + w / 2, cy: top + plot - share * plot, r: 3 }));
       if (days.length <= 12 || i % Math.ceil(days.length / 12) === 0) {
         root.append(svg("text", { x, y: height - 6 }, d.day.slice(5)));
       }
