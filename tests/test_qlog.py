@@ -435,3 +435,17 @@ def test_the_log_defaults_to_beside_the_index(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("QA_DB", str(tmp_path / "mine.sqlite3"))  # an explicit QA_DB still wins
     assert Settings.from_env().db_path == tmp_path / "mine.sqlite3"
     assert Settings.from_env(index_dir=tmp_path / "other").db_path == tmp_path / "mine.sqlite3"
+
+
+def test_qa_report_points_at_a_log_left_at_the_old_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_DB", raising=False)
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    old = QuestionLog(tmp_path / "data" / "questions.sqlite3")
+    old.log(**entry())
+    assert old.flush()
+    old.close()
+    result = CliRunner().invoke(main, ["report"])
+    assert result.exit_code == 0, result.output
+    assert "还不存在" in result.output and "data/questions.sqlite3 是旧版本默认位置的问答日志" in result.output

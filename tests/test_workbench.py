@@ -166,3 +166,14 @@ def test_nothing_from_an_import_reaches_knowledge_until_saved(admin: Admin, tmp_
     before = sorted(p.name for p in admin.settings.knowledge_dir.iterdir())
     assert upload(admin, "平台介绍.docx", docx_bytes()).json()["valid"]
     assert sorted(p.name for p in admin.settings.knowledge_dir.iterdir()) == before
+
+
+def test_rollback_waits_for_a_running_build(admin: Admin) -> None:
+    """The build lock keeps a rollback and a build (here: a `qa index` in a terminal) apart."""
+    first = admin.get("status").json()["index_version"]
+    (admin.settings.knowledge_dir / "05-test-platform.md").write_text(NEW_CASE, encoding="utf-8")
+    assert admin.rebuild()["state"] == "done"
+    with store.build_lock(admin.settings.index_dir):
+        response = admin.post("rollback", {"version": first})
+    assert response.status_code == 409 and "正在运行" in response.json()["error"]
+    assert admin.post("rollback", {"version": first}).status_code == 200
