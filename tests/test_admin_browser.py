@@ -194,6 +194,7 @@ def test_a_word_file_and_a_pdf_become_cases_then_rebuild_history_and_rollback(
     expect(tab.locator("#preview-out")).to_contain_text("新增文件")
     tab.click("#save")
     expect(tab.locator("#message")).to_contain_text("已保存 " + name)
+    expect(tab.locator("#cases tbody tr", has_text=name)).to_contain_text("新增，待重建")
 
     # a Chinese PDF: its text layer becomes the proposal
     (tmp_path / "警快办.pdf").write_bytes(
@@ -208,6 +209,7 @@ def test_a_word_file_and_a_pdf_become_cases_then_rebuild_history_and_rollback(
     expect(tab.locator("#message.ok")).to_contain_text("新增：" + name[3:-3], timeout=60_000)
     expect(tab.locator("#versions tbody tr")).to_have_count(2)
     expect(tab.locator("#versions tbody tr").first).to_contain_text("新增 " + name[3:-3])
+    expect(tab.locator("#cases tbody tr", has_text=name)).to_contain_text("已生效")
 
     # rollback (confirmed) to the first version: served at once, and offered back
     tab.once("dialog", lambda dialog: dialog.accept())

@@ -177,3 +177,16 @@ def test_rollback_waits_for_a_running_build(admin: Admin) -> None:
         response = admin.post("rollback", {"version": first})
     assert response.status_code == 409 and "正在运行" in response.json()["error"]
     assert admin.post("rollback", {"version": first}).status_code == 200
+
+
+def test_the_case_list_shows_served_passages_and_what_awaits_a_rebuild(admin: Admin) -> None:
+    path = admin.settings.knowledge_dir / "04-jingkuaiban.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("1714万", "1800万"), encoding="utf-8")
+    (admin.settings.knowledge_dir / "05-test-platform.md").write_text(NEW_CASE, encoding="utf-8")
+    rows = {r["name"]: r for r in admin.get("cases").json()["cases"]}
+    assert rows["01-5g-mobile-court.md"]["indexed"] == "same" and rows["01-5g-mobile-court.md"]["chunks"] > 0
+    assert rows["04-jingkuaiban.md"]["indexed"] == "changed"
+    assert (rows["05-test-platform.md"]["indexed"], rows["05-test-platform.md"]["chunks"]) == ("new", 0)
+    assert admin.rebuild()["state"] == "done"
+    rows = {r["name"]: r for r in admin.get("cases").json()["cases"]}
+    assert {r["indexed"] for r in rows.values()} == {"same"} and rows["05-test-platform.md"]["chunks"] == 3

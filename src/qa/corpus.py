@@ -542,8 +542,10 @@ def list_case_files(knowledge_dir: Path) -> list[dict[str, Any]]:
         try:
             case, _ = read_case_file(path)
             row |= {"id": case.id, "title": case.title, "unit": case.unit, "batch": case.batch, "rank": case.rank}
+            row["content_hash"] = case.content_hash  # compared with the served index: "changed, not rebuilt yet"
         except (_Invalid, OSError) as exc:
             row |= {"id": "", "title": "", "unit": "", "batch": "", "rank": None, "problem": str(exc)}
+            row["content_hash"] = ""
         rows.append(row)
     return rows
 

@@ -51,7 +51,14 @@ from ..corpus import (
 )
 from ..errors import AdminUnauthorized, CorpusError, QAError, RateLimited, RebuildBusy
 from .ratelimit import RateLimiter
-from .workbench import IMPORT_PATH, activate_version, import_document, question_report, version_history
+from .workbench import (
+    IMPORT_PATH,
+    activate_version,
+    import_document,
+    question_report,
+    version_history,
+    with_index_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +256,8 @@ def build_router(assistant: Assistant, settings: Settings, rebuilder: Rebuilder)
 
     @router.get("/cases")
     def cases() -> dict[str, Any]:
-        return {"cases": list_case_files(settings.knowledge_dir), "undo": undoable(settings.knowledge_dir)}
+        rows = with_index_state(list_case_files(settings.knowledge_dir), settings.index_dir)
+        return {"cases": rows, "undo": undoable(settings.knowledge_dir)}
 
     @router.get("/cases/{name}")
     def open_case(name: str) -> dict[str, Any]:

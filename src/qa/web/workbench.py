@@ -9,8 +9,10 @@ for the report (as ``qa report``), and ``qa.importing.plan_import`` for document
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,35 @@ def activate_version(assistant: Assistant, index_dir: Path, version: str) -> dic
         store.publish(index_dir, version)
     assistant.reload()
     return {"index_version": assistant.version, "versions": version_history(index_dir)}
+
+
+def with_index_state(rows: list[dict[str, Any]], index_dir: Path) -> list[dict[str, Any]]:
+    """The case list with each case's passages in the served index and whether the file changed since it was built.
+
+    ``indexed``: "same" (the file is what is served), "changed" (edited since the last
+    build), "new" (not in the index yet) or "" (an invalid file).
+    """
+    hashes, chunks = _served(index_dir)
+    for row in rows:
+        row["chunks"] = chunks.get(row["id"], 0)
+        if not row["id"]:
+            row["indexed"] = ""
+        elif row["id"] not in hashes:
+            row["indexed"] = "new"
+        else:
+            row["indexed"] = "same" if hashes[row["id"]] == row.get("content_hash") else "changed"
+    return rows
+
+
+def _served(index_dir: Path) -> tuple[dict[str, str], Counter[str]]:
+    """Case content hashes and passage counts of the published version (empty before the first build)."""
+    try:
+        folder = store.current_dir(index_dir)
+        hashes: dict[str, str] = store.read_manifest(folder).get("cases", {})
+        lines = (folder / store.CHUNKS).read_text(encoding="utf-8").splitlines()
+    except (QAError, OSError):
+        return {}, Counter()
+    return hashes, Counter(json.loads(line)["case_id"] for line in lines if line.strip())
 
 
 # ---- the report ------------------------------------------------------------------------------

@@ -182,13 +182,16 @@
     $("save").disabled = true;
   }
 
+  const INDEXED = { same: "已生效", changed: "已修改，待重建", new: "新增，待重建" };
+
   async function listCases() {
     const r = await call("GET", "/api/admin/cases");
     const body = $("cases").querySelector("tbody");
     body.replaceChildren();
     for (const c of r.cases) {
       const tr = document.createElement("tr");
-      const cells = [c.name, c.batch || "—", c.rank === null ? "—" : c.rank, c.title || c.problem, c.unit || "—", c.modified];
+      const cells = [c.name, c.batch || "—", c.rank === null ? "—" : c.rank, c.title || c.problem, c.unit || "—",
+        c.modified, c.chunks, INDEXED[c.indexed] || "—"];
       for (const value of cells) {
         const td = document.createElement("td");
         td.textContent = String(value);
