@@ -123,6 +123,8 @@ def rolled_back(rows: Sequence[Row], current: str | None) -> set[str]:
 
     A version is rolled back when a later question was answered by an older version,
     or when it is newer than the version published now. Version ids sort by build time.
+    Replicas writing one shared log could disagree for a moment at a swap and make a new
+    version look rolled back; the deployment gives each replica its own log (QA_DB).
     """
     gone: set[str] = set()
     oldest_later: str | None = None
