@@ -14,7 +14,7 @@ from qa.substrings import SubstringIndex
 def test_case_texts_are_the_answer_engines(built: Settings, fake: HashingEmbedder) -> None:
     data = store.load_current(built.index_dir)
     answerer = Answerer(Retriever(data, fake))
-    assert case_texts(data.chunks) == answerer.case_text
+    assert case_texts(data.chunks) == answerer.kb.case_text
 
 
 def test_stored_table_equals_counting_at_question_time(built: Settings) -> None:
@@ -31,9 +31,9 @@ def test_prefilled_table_gives_the_same_idf(built: Settings, fake: HashingEmbedd
     """What the answer owner's one-line change (seed ``word_case_freq`` from the table) must preserve."""
     data = store.load_current(built.index_dir)
     lazy, seeded = Answerer(Retriever(data, fake)), Answerer(Retriever(data, fake))
-    seeded.word_case_freq = dict(data.doc_freq)
+    seeded.kb.word_case_freq = dict(data.doc_freq)
     for word in ["警快办", "调解", "注册", "不存在的词", "Jingkuaiban", "的"]:
-        assert seeded._idf(word) == lazy._idf(word)
+        assert seeded.kb.idf(word) == lazy.kb.idf(word)
 
 
 def test_built_twice_the_same(built: Settings) -> None:

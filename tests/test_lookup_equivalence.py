@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
-from qa.answer import _mentioned
+from qa.answer.spans import is_mentioned
 from qa.assistant import Assistant
 from qa.retrieval import CaseNames, Retriever, _rrf
 from qa.text import CJK, TypoIndex, _near_window, normalise, pinyin_key
@@ -112,17 +112,17 @@ def test_a_small_lexicon_with_overlapping_names() -> None:
 
 def test_substring_index_equals_the_full_scan(bot: Assistant) -> None:
     answerer = bot._state.answerer
-    texts = list(answerer.case_text.values())
+    texts = list(answerer.kb.case_text.values())
     words = {w for t in texts for w in (t[i : i + n] for i in range(0, len(t), 7) for n in (1, 2, 3, 5))}
     words |= {"", "成都", "不存在的词", "警快办", "。", "2022"}
     for word in sorted(words):
-        assert answerer.case_texts.containing(word) == [i for i, t in enumerate(texts) if word in t], word
+        assert answerer.kb.case_texts.containing(word) == [i for i, t in enumerate(texts) if word in t], word
     chunks = bot._state.data.chunks
-    for case in answerer.cases.values():
+    for case in answerer.kb.cases.values():
         scan = [c for c in chunks if case.unit in c.text]
         listed = [c for c in scan if f"({case.unit})" in c.text or f"（{case.unit}）" in c.text]
-        assert answerer._unit_chunk(case) == (next(iter(listed or scan), None) if case.unit else None)
-    assert all(answerer._chunk(c.chunk_id) is next(x for x in chunks if x.chunk_id == c.chunk_id) for c in chunks)
+        assert answerer.kb.unit_chunk(case) == (next(iter(listed or scan), None) if case.unit else None)
+    assert all(answerer.kb.chunk(c.chunk_id) is next(x for x in chunks if x.chunk_id == c.chunk_id) for c in chunks)
 
 
 def reference_search(retriever: Retriever, query: str, k: int, case_ids: list[str]) -> list[tuple[str, float]]:
@@ -153,7 +153,9 @@ def test_mentioned_anywhere_by_look_up_equals_the_scan(bot: Assistant) -> None:
     answerer = bot._state.answerer
     words = ["主办单位", "警快办", "成都", "调解", "交通拥堵", "上海迪士尼", "哪家医院", "a", ""]
     for word in words:
-        assert answerer._mentioned_anywhere(word) == any(_mentioned(word, t) for t in answerer.case_text.values())
+        assert answerer.kb.mentioned_anywhere(word) == any(
+            is_mentioned(word, t) for t in answerer.kb.case_text.values()
+        )
     names = bot._state.retriever.names
-    for case_ids in ([], sorted(answerer.cases)[:3]):
+    for case_ids in ([], sorted(answerer.kb.cases)[:3]):
         assert names.names_of(case_ids) == {n for n, cid in names.by_name.items() if cid in case_ids}

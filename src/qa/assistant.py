@@ -24,6 +24,8 @@ from .config import Settings
 from .embedding import Embedder, fingerprint, load_embedder
 from .errors import IndexCorrupt, IndexMismatch, InvalidQuestion, QAError, ReloadFailed
 from .models import Reply
+from .reader import Reader
+from .reader import load as load_reader
 from .retrieval import Retriever
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class Assistant:
         if index_dir is not None:
             settings = Settings(**{**settings.__dict__, "index_dir": Path(index_dir)})
         embedder = embedder or load_embedder(settings)
-        return cls(settings, embedder, load_state(settings.index_dir, embedder))
+        return cls(settings, embedder, load_state(settings.index_dir, embedder, reader_mode=settings.reader_mode))
 
     # ---- answering -----------------------------------------------------------
 
@@ -93,6 +95,15 @@ class Assistant:
         reply = state.answerer.answer(text, turns)
         self._cache_put(key, reply)
         return reply
+
+    def use_reader(self, reader: Reader | None, mode: str | None = None) -> None:
+        """Swap the span reader (benchmarks compare readers on one loaded index); clears cached replies."""
+        facts = self._state.answerer.facts
+        facts.reader = reader
+        if mode is not None:
+            facts.reader_mode = mode
+        with self._lock:
+            self._cache.clear()
 
     def _cache_get(self, key: tuple[str, str, str]) -> Reply | None:
         with self._lock:
@@ -125,7 +136,7 @@ class Assistant:
                 self.reload_failure = None  # e.g. a rollback back to the served version
                 return False
             try:
-                state = load_state(self.settings.index_dir, self.embedder, version)
+                state = load_state(self.settings.index_dir, self.embedder, version, self.settings.reader_mode)
             except Exception as exc:  # any broken version, even one that trips a bug, must not stop serving
                 cause = exc if isinstance(exc, QAError) else IndexCorrupt(f"{type(exc).__name__}: {exc}")
                 failed = ReloadFailed(version, self._state.version, cause)
@@ -154,7 +165,7 @@ class Assistant:
         return list(self._state.data.cases)
 
 
-def load_state(index_dir: Path, embedder: Embedder, version: str | None = None) -> State:
+def load_state(index_dir: Path, embedder: Embedder, version: str | None = None, reader_mode: str = "hybrid") -> State:
     """Load and check the served index (or one given version) against the embedder in use."""
     data = store.load_current(index_dir) if version is None else store.load_dir(index_dir / "versions" / version)
     data.check_model(embedder.name, embedder.dim)
@@ -162,7 +173,8 @@ def load_state(index_dir: Path, embedder: Embedder, version: str | None = None) 
     if built and built != fingerprint(embedder):
         raise IndexMismatch(f"{embedder.name} (other weights)", embedder.name)
     retriever = Retriever(data, embedder)
-    return State(data, retriever, Answerer(retriever))
+    reader = None if reader_mode == "rules" else load_reader()
+    return State(data, retriever, Answerer(retriever, reader=reader, reader_mode=reader_mode))
 
 
 def clean_question(question: Any, max_chars: int) -> str:

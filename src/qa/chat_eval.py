@@ -90,7 +90,8 @@ def score_switches(bot: Assistant, sessions: list[dict[str, Any]], per_turn: int
     return counts
 
 
-def run_chat_eval(bot: Assistant, bench: Path) -> dict[str, Any]:
+def run_chat_eval(bot: Assistant, bench: Path, splits: tuple[str, ...] = ("dev", "test")) -> dict[str, Any]:
+    """Score each split apart; ``splits=("dev",)`` while working, so the frozen test is read only to report."""
     sessions = load_jsonl(bench / "conversations.jsonl")
     offtopic = load_jsonl(bench / "offtopic.jsonl")
     return {
@@ -99,7 +100,7 @@ def run_chat_eval(bot: Assistant, bench: Path) -> dict[str, Any]:
             "switches": score_switches(bot, [s for s in sessions if s["split"] == split]),
             "offtopic": score_offtopic(bot, [o for o in offtopic if o["split"] == split]),
         }
-        for split in ("dev", "test")
+        for split in splits
     }
 
 

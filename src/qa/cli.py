@@ -141,14 +141,17 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @click.option("--no-naive", is_flag=True, help="不评测朴素基线")
 @click.option("--chat", is_flag=True, help="评测多轮对话与日常无关问题（开发集与冻结测试集分开报告）")
+@click.option(
+    "--split", "splits", type=click.Choice(["dev", "test"]), multiple=True, help="--chat 只评测这些划分（默认两者）"
+)
 @friendly_errors
-def eval_cmd(questions: Path, as_json: bool, no_naive: bool, chat: bool) -> None:
+def eval_cmd(questions: Path, as_json: bool, no_naive: bool, chat: bool, splits: tuple[str, ...]) -> None:
     """在开发集上评测，并与朴素流水线对比；--chat 评测对话与无关问题。"""
     if chat:
         from .assistant import Assistant
         from .chat_eval import format_chat, run_chat_eval
 
-        found = run_chat_eval(Assistant.load(settings=Settings.from_env()), questions.parent)
+        found = run_chat_eval(Assistant.load(settings=Settings.from_env()), questions.parent, splits or ("dev", "test"))
         click.echo(json.dumps(found, ensure_ascii=False, indent=2) if as_json else format_chat(found))
         return
     from .evaluate import format_table, run_eval

@@ -79,6 +79,9 @@ class Settings:
     strict_build: bool = False
     # Passages up to this many are searched exactly (FAISS flat); above it a build writes an HNSW index.
     ann_threshold: int = 20_000
+    # How fact spans are chosen: "hybrid" (rules, the learned reader where they find nothing),
+    # "reader" (the reader alone) or "rules" (no reader); see docs/reader.md.
+    reader_mode: str = "hybrid"
 
     def __post_init__(self) -> None:
         if self.db_path == Path(""):
@@ -97,6 +100,7 @@ class Settings:
             host=_env("QA_HOST", "127.0.0.1"),
             port=_env_int("QA_PORT", 7860),
             db_path=Path(_env("QA_DB", "")),
+            reader_mode=_env("QA_READER", "hybrid"),
             log_ip=_env_bool("QA_LOG_IP", False),
             allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
             admin_token=_env("QA_ADMIN_TOKEN", ""),

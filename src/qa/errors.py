@@ -49,6 +49,12 @@ class ModelUnavailable(QAError):
     http_status = 503
 
 
+class ReaderMissing(QAError):
+    """The reader's weight file is missing, damaged, or from another feature version: refuse to load, never guess."""
+
+    user_message = "问答服务的阅读模型缺失或与程序版本不匹配，请联系管理员。"
+
+
 class IndexMissing(QAError):
     user_message = "索引不存在，请先运行 `qa index` 构建索引。"
     http_status = 503

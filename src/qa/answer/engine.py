@@ -1,0 +1,69 @@
+"""The answer engine: resolve the question, then route it to the part that answers its shape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from ..models import Reply
+from ..reader import Reader
+from ..relevance import Evidence, RelevanceModel
+from ..retrieval import Retriever
+from .facts import Facts
+from .followups import FollowUps
+from .knowledge import Knowledge
+from .question import Question
+from .shapes import (
+    asked_field,
+    visible_query,
+)
+from .structured import Structured
+from .topic import TopicGate
+
+
+class Answerer:
+    """Turns a question (plus history) into a grounded, cited reply."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        relevance: RelevanceModel | None = None,
+        reader: Reader | None = None,
+        reader_mode: str = "hybrid",
+    ) -> None:
+        self.kb = Knowledge(retriever)
+        self.gate = TopicGate(self.kb, relevance)
+        self.facts = Facts(self.kb, self.gate, reader, reader_mode)
+        self.structured = Structured(self.kb, self.facts)
+        self.followups = FollowUps(self.kb, self.gate, self.structured)
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.kb.retriever
+
+    def resolve(self, question: str, history: Sequence[dict[str, str]]) -> Question:
+        return self.followups.resolve(question, history)
+
+    def evidence(self, q: Question, top_case: str, hide_background: np.ndarray | None = None) -> Evidence:
+        return self.gate.evidence(q, top_case, hide_background)
+
+    def answer(self, question: str, history: Sequence[dict[str, str]] = ()) -> Reply:
+        q = self.followups.resolve(question, history)
+        reply = self._answer(q)
+        if q.query == q.text:
+            return reply
+        # A rewritten question is shown as it was understood: no reading the user cannot see.
+        return replace(reply, answer=f"（按“{visible_query(q.query)}”理解）{reply.answer}")
+
+    def _answer(self, q: Question) -> Reply:
+        if self.structured.is_catalogue(q):
+            return self.structured.catalogue(q)
+        practices = [cid for cid in q.named if self.kb.cases[cid].rank is not None]
+        field = asked_field(q.query)
+        if practices and field:
+            return self.structured.attribute(q, practices, field)
+        if len(practices) >= 2:
+            return self.structured.compare(q, practices)
+        return self.facts.fact(q)

@@ -1,0 +1,147 @@
+"""Follow-ups: which questions are read in the light of the conversation, and how they are rewritten."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import jieba
+
+from ..text import CJK, content_words, normalise
+from .knowledge import Knowledge
+from .question import Question
+from .shapes import (
+    ANAPHORA,
+    ANAPHORA_STRONG,
+    ELLIPSIS,
+    GENERIC_IDF,
+    MONEY,
+    ORDINAL,
+    QUANTITY,
+    WHEN,
+    ordinal_value,
+)
+from .spans import (
+    is_mentioned,
+)
+from .structured import Structured
+from .topic import TopicGate
+
+
+class FollowUps:
+    """Resolves a question against the chat history; only elliptical questions are rewritten."""
+
+    def __init__(self, kb: Knowledge, gate: TopicGate, structured: Structured) -> None:
+        self.kb = kb
+        self.gate = gate
+        self.structured = structured
+
+    def resolve(self, question: str, history: Sequence[dict[str, str]]) -> Question:
+        """Normalise, repair typos, and resolve an elliptical follow-up against the history.
+
+        Only an elliptical question is read in the light of the conversation: "那X呢？"
+        (nothing but a case name and particles) re-asks the previous question about X;
+        a pronoun, an ordinal or a bare predicate ("累计访问量呢？") continues the last
+        case. A question that names a case or asks something complete stands alone.
+        """
+        text = self.kb.retriever.prepare(question)
+        named = self.kb.retriever.names.find(text)
+        terms = tuple(self.kb.retriever.translate(text))
+        if not history:
+            return Question(text, text, named, terms)
+        if named:
+            carried = self._carry_over(text, named[0], history) if self._only_names(text, named) else None
+            return Question(text, carried or text, named, terms, carried=bool(carried))
+        previous = self._case_from_history(text, history)
+        if previous is None or not self._continues(text, terms, previous):
+            return Question(text, text, named, terms)
+        return Question(text, self._rewrite(text, previous), [previous], terms, carried=True)
+
+    def _continues(self, text: str, terms: tuple[str, ...], case_id: str) -> bool:
+        """Does a question that names no case continue the conversation's last case?
+
+        Elliptical questions (a pronoun, an ordinal, a bare predicate) do when the
+        case speaks of what they ask, or when they would not be on-topic alone
+        ("花了多少钱？"). A complete question continues the case only when, asked
+        alone, it would be off-topic while the case's own text speaks of it
+        ("上过几次焦点访谈？" after a question about 莎姐).
+        """
+        if self.structured.is_catalogue(
+            Question(text, text, [], terms)
+        ):  # "十大范例一共有哪些？" is never about one case
+            return False
+        words = self._topic_words(text, terms)
+        case_text = self.kb.case_text.get(case_id, "")
+        mentioned = not words or any(is_mentioned(w, case_text) for w in words)
+        if ANAPHORA_STRONG.search(text.lower()) or ORDINAL.search(text):
+            return True
+        if self._is_follow_up(text):
+            return mentioned or self._on_topic_alone(text, terms)
+        # A complete question: every topic word in the case's text, and one of them particular to few cases.
+        every = bool(words) and all(is_mentioned(w, case_text) for w in words)
+        particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
+        return every and particular and not self._on_topic_alone(text, terms)
+
+    def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
+        """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
+        words = [w for w in content_words(text) if (CJK.search(w) and len(w) >= 2) or w in terms]
+        return [w for w in words if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
+
+    def _on_topic_alone(self, text: str, terms: tuple[str, ...]) -> bool:
+        hits = self.kb.retriever.search(text, k=1, expand=terms)
+        return bool(hits) and self.gate.on_topic(Question(text, text, [], terms), hits[0].chunk.case_id)
+
+    def _only_names(self, text: str, named: list[str]) -> bool:
+        """ "那石柱呢？", "What about Sha Jie?": nothing but case names and particles."""
+        names = [n for n, cid in self.kb.retriever.names.by_name.items() if cid in named]
+        sounds = [p for p, cid in self.kb.retriever.names.by_pinyin.items() if cid in named]
+        for word in jieba.lcut(text.lower()):
+            word = word.strip()
+            if not word or not (CJK.search(word) or word.isalnum()) or word in ELLIPSIS:
+                continue
+            if not any(word in n for n in names) and not (word.isascii() and any(word in p for p in sounds)):
+                return False
+        return True
+
+    def _carry_over(self, text: str, case_id: str, history: Sequence[dict[str, str]]) -> str | None:
+        """The previous question (as it was resolved), asked again about the newly named case."""
+        users = [i for i, m in enumerate(history) if m.get("role") == "user"]
+        if not users:
+            return None
+        last = users[-1]
+        previous = self.resolve(history[last]["content"], history[:last]).query
+        old = self.kb.retriever.names.find(previous)
+        if not old or old[0] == case_id:
+            return None
+        surface = [n for n, cid in self.kb.retriever.names.by_name.items() if cid == old[0] and n in previous]
+        new_name = self.kb.cases[case_id].short_name
+        for name in sorted(surface, key=lambda n: (-len(n), n)):
+            previous = previous.replace(name, new_name)
+        return previous
+
+    def _is_follow_up(self, text: str) -> bool:
+        return bool(ANAPHORA.search(text)) or len(content_words(text)) <= 2 or bool(ORDINAL.search(text))
+
+    def _case_from_history(self, text: str, history: Sequence[dict[str, str]]) -> str | None:
+        ordinal = ORDINAL.search(text)
+        for message in reversed(history):
+            named = self.kb.retriever.names.find(normalise(str(message.get("content", ""))))
+            named = [cid for cid in named if self.kb.cases[cid].rank is not None] or named
+            if ordinal and len(named) >= 2 and message.get("role") == "assistant":  # a list answer
+                position = ordinal_value(ordinal.group(1))
+                return named[position - 1] if 0 < position <= len(named) else None
+            if len(named) == 1 or (named and message.get("role") == "user"):
+                return named[0]
+        return None
+
+    def _rewrite(self, text: str, case_id: str) -> str:
+        name = self.kb.cases[case_id].short_name
+        text = re.sub(r"^(那么|那|还有|另外)", "", text)
+        text = ORDINAL.sub(name, text, count=1) if ORDINAL.search(text) else text
+        demonstrative = re.search(r"它们|它|其|该|这个|那个|这项|那项|\bthis\b|\bit\b", text)
+        if demonstrative is None:
+            return f"{name}{text}"
+        # "这个中心" → the name, not "名字中心": a noun after the demonstrative that the name ends with goes too.
+        end = demonstrative.end()
+        following = next((k for k in range(4, 0, -1) if name.endswith(text[end : end + k])), 0)
+        return text[: demonstrative.start()] + name + text[end + following :]

@@ -1,0 +1,76 @@
+"""Per-index look-ups every part of the answer engine shares: cases, chunks by case and id,
+figures, case texts, document frequencies. Built once per index version."""
+
+from __future__ import annotations
+
+import math
+
+from ..models import Chunk, Figure
+from ..retrieval import CaseInfo, Retriever
+from ..substrings import SubstringIndex
+from ..text import content_words, normalise
+from .question import Question
+from .spans import (
+    word_parts,
+)
+
+
+class Knowledge:
+    """What the answer engine knows about one index version, keyed for O(1) look-ups."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+    ) -> None:
+        self.retriever = retriever
+        self.cases: dict[str, CaseInfo] = retriever.cases
+        self.batches = {str(m["id"]): str(m.get("batch") or "") for m in retriever.data.cases}  # case → selection
+        self.chunks_by_case: dict[str, list[Chunk]] = {}
+        for chunk in retriever.data.chunks:
+            self.chunks_by_case.setdefault(chunk.case_id, []).append(chunk)
+        self.figures_by_case: dict[str, list[Figure]] = {}
+        for figure in retriever.data.figures:
+            self.figures_by_case.setdefault(figure.case_id, []).append(figure)
+        self.case_text = {cid: normalise("".join(c.text for c in cs)) for cid, cs in self.chunks_by_case.items()}
+        # Counted at build time for the index's own words (qa.docfreq); other words are counted on first use.
+        self.word_case_freq: dict[str, int] = dict(retriever.data.doc_freq)
+        # Keyed look-ups built once per index version: no question walks every chunk or case.
+        self.case_texts = SubstringIndex(list(self.case_text.values()))
+        self.chunk_texts = SubstringIndex([c.text for c in retriever.data.chunks])
+        self.chunks_by_id: dict[str, Chunk] = {}
+        for chunk in retriever.data.chunks:
+            self.chunks_by_id.setdefault(chunk.chunk_id, chunk)
+        self.unit_chunks: dict[str, Chunk | None] = {}
+
+    def idf(self, word: str) -> float:
+        if word not in self.word_case_freq:
+            self.word_case_freq[word] = self.case_texts.count(word)
+        n = len(self.case_text)
+        return math.log((n + 1) / (self.word_case_freq[word] + 0.5))
+
+    def mentioned_anywhere(self, word: str) -> bool:
+        """Some case's text speaks of ``word`` (or a two-character-plus part of it): ``mentioned`` on every case."""
+        return self.case_texts.anywhere(word) or any(self.case_texts.anywhere(p) for p in word_parts(word))
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self.chunks_by_id[chunk_id]
+
+    def title_chunk(self, case: CaseInfo) -> Chunk:
+        chunks = self.chunks_by_case.get(case.id, [])
+        return next((c for c in chunks if case.title in c.text), chunks[0])
+
+    def unit_chunk(self, case: CaseInfo) -> Chunk | None:
+        """Prefer a list item "title(unit)" over a bare heading that happens to contain the unit."""
+        if not case.unit:  # the schema makes unit optional; "" is in every text
+            return None
+        if case.unit not in self.unit_chunks:
+            all_chunks = self.retriever.data.chunks
+            chunks = [all_chunks[i] for i in self.chunk_texts.containing(case.unit)]
+            listed = [c for c in chunks if f"({case.unit})" in c.text or f"（{case.unit}）" in c.text]
+            self.unit_chunks[case.unit] = next(iter(listed or chunks), None)
+        return self.unit_chunks[case.unit]
+
+    def focus(self, q: Question, case_ids: list[str]) -> list[str]:
+        """Topic words of the question that are not just the name of a case it is about."""
+        names = self.retriever.names.names_of(case_ids)
+        return [w for w in content_words(q.query) + list(q.terms) if not any(w in n for n in names)]

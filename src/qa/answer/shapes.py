@@ -1,0 +1,100 @@
+"""What questions and answers look like: the patterns of a question's *shape* (a figure, a date,
+a list, a follow-up) and of figures in text. Shape only: nothing here names a case or its words."""
+
+from __future__ import annotations
+
+import math
+import re
+
+MAX_CHARS = 150
+NAME_CHARS = 8  # longer "names" are titles, whose words describe rather than name
+SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’」』])|(?<=[。！？!?][”’」』])")
+CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?])|(?<=……)")
+# What kind of answer the question wants decides which spans may answer it at all.
+QUANTITY = re.compile(
+    r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|\brates?\b"
+)
+WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
+DESCRIBE = re.compile(r"是什么|干什么|做什么|什么意思|含义|介绍|怎么样|如何|what is|what does|what are")
+CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
+WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
+DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")
+TIME_SPAN = re.compile(r"\d+\s*(?:分钟|小时|天|周|个月|年|日)")
+PERCENT = re.compile(r"百分|率|percent|\brates?\b")
+MONEY = re.compile(r"钱|花了|花费|费用|成本|资金|投入|投资|经费|money|cost|invest")
+SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
+SPENDING_Q = re.compile(r"花|投资|投入|费用|成本|经费|造价|cost|invest|spend")
+# "Which unit nominated it?" is answered from the case metadata's unit, not from the text.
+UNIT = re.compile(
+    r"报送|推荐|申报|选送|(?:哪个|哪家|什么|哪一个)(?:单位|部门|机构|机关)|谁(?:搞|做|办|推出|牵头|负责|主导|建)"
+    r"|which (?:unit|department|agency|organi[sz]ation|body)|who (?:runs|submitted|nominated|launched|is behind)"
+)
+# "Which district is it in?": the case's region, from the front matter.
+REGION = re.compile(r"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|哪里的(?:做法|案例|实践)|which (?:district|county)")
+FIELD_NAMES = {"unit": "报送单位", "region": "所在区县"}
+ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
+MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
+# A measure word in the question and the ones that answer it (多少人 → 1678名).
+MEASURE_ANSWERS = {"人": "人|名|位", "元": "元"}
+FIGURE_IN = re.compile(r"\d[\d.]*[余多]?[万亿]?[余多]?(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)")
+DATE_IN = re.compile(r"\d+\s*(?:年|月|日)")
+HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
+# A catalogue question asks for the members of the collection itself: "有哪些？", "哪些是县一级的？".
+LISTING = re.compile(
+    r"(?:哪些|哪几个?|哪几项|有什么|分别是什么|都是什么)(?=$|[？?。!！,，\s]|是|个|项|家|案例|实践|范例|单位|部门|区县|县|区|做法|项目)"
+    r"|\blist\b|\bwhich\b|what are"
+)
+COLLECTION = re.compile(
+    r"实践|案例|范例|单位|部门|做法|项目|名单|入选|区县|县级|县一级|县里|区级|区一级|区里|市级|practices?\b|cases?\b|examples?\b"
+)
+HIGHER = re.compile(r"更高|更多|更大|谁.*高|谁.*多|哪个.*多|哪个.*高|higher|more")
+LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
+ANAPHORA = re.compile(r"它|其|该|这个|那个|这项|那项|此|呢|还有|\bit\b|\bits\b|\bthey\b")
+# Words that point back at something named before; "呢"/"还有" only mark ellipsis.
+ANAPHORA_STRONG = re.compile(r"它|其|该|这个|那个|这项|那项|此|\bit\b|\bits\b|\bthey\b|\bthis\b")
+# What may stand beside a case name in a "那X呢？" question.
+ELLIPSIS = frozenset("那 那么 呢 还有 的 又 呀 啊 吧 和 与 再 what about and how then so the".split())
+ORDINAL = re.compile(r"第\s*([一二三四五六七八九十]+|\d+)\s*[个项条名]")
+CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+TOPIC_LEXICAL_CAP = 15.0  # BM25 scores above this say nothing more about being on-topic
+GENERIC_IDF = math.log(2)  # a word in more than about half of the cases is not a topic
+
+
+def wants_figure(query: str) -> bool:
+    lowered = query.lower()
+    return not WHEN.search(lowered) and bool(QUANTITY.search(lowered) or MONEY.search(lowered))
+
+
+def asked_field(query: str) -> str | None:
+    """Which front-matter field a question asks for, if any: the nominating unit or the district."""
+    lowered = query.lower()
+    if UNIT.search(lowered):
+        return "unit"
+    if REGION.search(lowered):
+        return "region"
+    return None
+
+
+def visible_query(query: str) -> str:
+    return query.rstrip("?？。 ")
+
+
+def asked_levels(query: str) -> set[str]:
+    levels: set[str] = set()
+    if re.search(r"市级|市一级|市直|市属|市级部门|city", query.lower()):
+        levels.add("市级")
+    if "区县" in query or re.search(r"区级|区一级|区里|各区|哪些区|区委|district", query.lower()):
+        levels.add("区")
+    if "区县" in query or re.search(r"县级|县一级|哪些县|县委|县里|county", query.lower()):
+        levels.add("县")
+    if "区县" in query and re.search(r"而不是区县|不是区县|非区县", query):
+        levels -= {"区", "县"}
+    return levels
+
+
+def ordinal_value(raw: str) -> int:
+    if raw.isdigit():
+        return int(raw)
+    if raw.startswith("十"):
+        return 10 + CN_DIGITS.get(raw[1:], 0)
+    return CN_DIGITS.get(raw, 0)

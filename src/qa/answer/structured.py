@@ -1,0 +1,190 @@
+"""Structured answers from case metadata: the catalogue of cases, a front-matter field ("which unit"),
+and comparisons of one figure across cases."""
+
+from __future__ import annotations
+
+import re
+
+from ..models import Chunk, Figure, Reply
+from ..retrieval import CaseInfo
+from ..text import content_words
+from .facts import Facts
+from .knowledge import Knowledge
+from .question import Draft, Question
+from .reply import refuse
+from .shapes import (
+    COLLECTION,
+    FIELD_NAMES,
+    HIGHER,
+    LISTING,
+    LOWER,
+    MEASURE,
+    NAME_CHARS,
+    asked_levels,
+)
+from .spans import (
+    item_span,
+    word_overlap,
+)
+
+
+class Structured:
+    """Lists, field look-ups and comparisons."""
+
+    def __init__(self, kb: Knowledge, facts: Facts) -> None:
+        self.kb = kb
+        self.facts = facts
+
+    def is_catalogue(self, q: Question) -> bool:
+        named = [cid for cid in q.named if self.kb.cases[cid].rank is not None]
+        lowered = q.query.lower()
+        return not named and bool(LISTING.search(lowered)) and bool(COLLECTION.search(lowered))
+
+    def catalogue(self, q: Question) -> Reply:
+        levels = asked_levels(q.query)
+        batch, batches = self._asked_batch(q.query)
+        cases = [
+            c
+            for c in self.kb.cases.values()
+            if c.rank is not None and (not levels or c.level in levels) and self.kb.batches.get(c.id, "") == batch
+        ]
+        cases.sort(key=lambda c: c.rank or 0)
+        if not cases:
+            return refuse(self.kb, q, "知识库中没有符合条件的案例。")
+        draft = Draft()
+        lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self.kb.title_chunk(c), c.title, 1.0)}" for c in cases]
+        scope = "、".join(sorted(levels, key="市级区县".find)) + "级" if levels else ""
+        where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
+        head = (
+            f"共有 {len(cases)} 个{scope}案例："
+            if scope
+            else f"{where}共收录 {len(cases)} 个案例：{self._cite_enumeration(draft, batch)}"
+        )
+        if len(batches) > 1:  # the other selections are named, so the editor's next year's ten are findable
+            head = f"（另有：{'、'.join(b or '首批' for b in batches if b != batch)}）{head}"
+        return Reply(head + "\n" + "\n".join(lines), draft.citations, True, q.query)
+
+    def _asked_batch(self, query: str) -> tuple[str, list[str]]:
+        """The selection a catalogue question means (its name or year, else the latest) and all of them, oldest first."""
+        batches = sorted(
+            {self.kb.batches.get(c.id, "") for c in self.kb.cases.values() if c.rank is not None},
+            key=lambda b: (int(m.group()) if (m := re.search(r"(?:19|20)\d\d", b)) else 0, b),
+        )
+        named = [b for b in batches if b and (b in query or any(y in query for y in re.findall(r"(?:19|20)\d\d", b)))]
+        return (named or batches or [""])[-1], batches
+
+    def _cite_enumeration(self, draft: Draft, batch: str = "") -> str:
+        """Cite the overview passage that lists the cases, when there is one: the list's own source."""
+        ranked = [c for c in self.kb.cases.values() if c.rank is not None and self.kb.batches.get(c.id, "") == batch]
+        best, most = None, 2
+        for case in self.kb.cases.values():
+            overview = case.rank is None and self.kb.batches.get(case.id, "") == batch
+            for chunk in self.kb.chunks_by_case.get(case.id, []) if overview else []:
+                named = sum(c.unit in chunk.text for c in ranked)
+                if named > most:
+                    best, most = chunk, named
+        return draft.cite(best, best.text, 1.0) if best else ""
+
+    def attribute(self, q: Question, case_ids: list[str], field: str) -> Reply:
+        """ "哪个单位报送的？", "是哪个区的？": a front-matter field, quoted from a passage that states it."""
+        draft = Draft()
+        parts = []
+        for case_id in case_ids:
+            case = self.kb.cases[case_id]
+            value = getattr(case, field) or ""
+            chunk, span = self._field_passage(case, value)
+            title = draft.cite(self.kb.title_chunk(case), case.title, 1.0)
+            if not value:
+                parts.append(f"{case.short_name}：资料没有写明{FIELD_NAMES[field]}{title}")
+            elif chunk is None or span is None:
+                parts.append(f"{case.short_name}：{value}{title}")
+            else:  # the passage states the value; the case's own heading says which case it is
+                item = draft.cite(chunk, span, 1.0)
+                shown = span if value in span else f"{value}（{span}）"
+                parts.append(f"{case.short_name}：{shown}{item}{title if chunk.case_id != case.id else ''}")
+        return Reply("；".join(parts) + "。", draft.citations, True, q.query)
+
+    def _field_passage(self, case: CaseInfo, value: str) -> tuple[Chunk | None, str | None]:
+        """The case's own passage naming ``value`` (or its stem: 南岸区 → 南岸), else a list item naming its unit."""
+        stem = re.sub(r"(区|县|市)$", "", value)
+        for needle in dict.fromkeys(n for n in (value, stem) if len(n) >= 2):
+            for chunk in self.kb.chunks_by_case.get(case.id, []):
+                span = item_span(chunk.text, needle)
+                if span:
+                    return chunk, span
+        listed = self.kb.unit_chunk(case)
+        return (listed, item_span(listed.text, case.unit)) if listed and case.unit else (None, None)
+
+    def compare(self, q: Question, case_ids: list[str]) -> Reply:
+        draft = Draft()
+        found: list[tuple[CaseInfo, Figure]] = []
+        for case_id in case_ids:
+            case = self.kb.cases[case_id]
+            figure = self._best_figure(case_id, self._metric(q, case_id), q.query)
+            if figure is None:
+                part = self.facts.fact_part(q, case_id, draft)
+                draft.parts.append(part or f"{case.short_name}：知识库中没有相关数字")
+                continue
+            chunk = self.kb.chunk(figure.chunk_id)
+            draft.parts.append(f"{case.short_name}：{figure.clause}{draft.cite(chunk, figure.clause, 1.0)}")
+            found.append((case, figure))
+        if not draft.citations:
+            return refuse(self.kb, q, "知识库中没有可供比较的相关信息。")
+        answer = "；".join(draft.parts) + "。" + _verdict(q.query, found)
+        return Reply(answer.strip(), draft.citations, True, q.query)
+
+    def _metric(self, q: Question, case_id: str) -> list[str]:
+        """The words that say what to count for ``case_id``: its own part of the question.
+
+        "警快办累计办件量和荣昌中心直接收案量分别是多少" asks one measure per case; the part
+        from a case's name up to the next case's name holds it. When that part has no
+        words of its own ("A和B各自化解了多少纠纷"), the shared tail after the last name does.
+        Case names stay in: "石柱的贵和工作室数量" names the metric with the case's own word.
+        """
+        starts = self.kb.retriever.names.positions(q.query)
+        cuts = sorted(p for p in starts.values() if p < len(q.query))
+        begin = starts.get(case_id, len(q.query))
+        end = next((p for p in cuts if p > begin), len(q.query))
+        own = self._focus_words(q.query[begin:end], [case_id])
+        if own:
+            return content_words(q.query[begin:end]) + list(q.terms)
+        tail = q.query[cuts[-1] :] if cuts else q.query
+        return content_words(tail) + list(q.terms)
+
+    def _focus_words(self, text: str, case_ids: list[str]) -> list[str]:
+        names = self.kb.retriever.names.names_of(case_ids)
+        return [w for w in content_words(text) if not any(w in n for n in names)]
+
+    def _best_figure(self, case_id: str, metric: list[str], query: str) -> Figure | None:
+        """The figure whose own words best match the metric asked about; names weigh less than metric words."""
+        figures = self.kb.figures_by_case.get(case_id, [])
+        measure = MEASURE.search(query)
+        # The case's own names say which case, not which figure; quoted terms of the text (“贵和工作室”)
+        # are names too. Long titles are left out: their words ("化解", "纠纷") are what figures measure.
+        own = [n for n, cid in self.kb.retriever.names.by_name.items() if cid == case_id and len(n) <= NAME_CHARS]
+        terms = set(self.kb.retriever.terms)
+        plain = [w for w in metric if w not in terms and not any(w in n for n in own)]
+        named = [w for w in metric if w not in plain]
+        scored = []
+        for figure in figures:
+            score = word_overlap(plain, figure.metric) + 0.3 * word_overlap(named, figure.metric)
+            if measure and measure.group(1) in figure.unit:
+                score += 0.5
+            if "率" in query and figure.unit == "%":
+                score += 0.5
+            scored.append((score, figure))
+        best = max(scored, key=lambda s: s[0], default=None)
+        return best[1] if best and best[0] > 0.1 else None
+
+
+def _verdict(query: str, found: list[tuple[CaseInfo, Figure]]) -> str:
+    """ "X更高" only when two figures share a unit: never compare 件 with %."""
+    if len(found) < 2 or len({f.unit.lstrip("万亿") for _, f in found}) != 1:  # values are already scaled
+        return ""
+    if HIGHER.search(query.lower()):
+        case, _ = max(found, key=lambda cf: cf[1].value)
+        return f"{case.short_name}更高。" if found[0][1].unit == "%" else f"{case.short_name}更多。"
+    if LOWER.search(query.lower()):
+        case, _ = min(found, key=lambda cf: cf[1].value)
+        return f"{case.short_name}更低。" if found[0][1].unit == "%" else f"{case.short_name}更少。"
+    return ""
