@@ -109,19 +109,35 @@ class Int8BertEncoder(BertEncoder):
     but with per-tensor weights and 7-bit activations (``reduce_range``), which
     moved vectors too far (cosine to fp32 0.970 at worst on the knowledge base,
     against 0.994 here). Embeddings, LayerNorm and attention stay fp32.
-    Activations are quantised over the whole input, so a text's vector depends on
-    the texts batched with it: encode one text per call where a vector must
-    depend on its text alone (``Int8PassageEmbedder``).
+
+    The kernel picks one activation scale for its whole input, so batched texts
+    (and their padding) would change each other's vectors. With ``per_text`` each
+    text's real tokens are quantised on their own: a vector then depends on its
+    text alone, up to the fp32 rounding the unquantised path has too.
     """
 
-    def __init__(self, weights: dict[str, Any], geometry: Geometry) -> None:
+    def __init__(self, weights: dict[str, Any], geometry: Geometry, per_text: bool = True) -> None:
         super().__init__(weights, geometry)
         self.packed = {name: _pack(weights, name) for name in linear_names(geometry)}
+        self.per_text = per_text
+        self._lengths: list[int] = []
+
+    def __call__(self, ids: Any, mask: Any) -> Any:
+        self._lengths = [int(n) for n in mask.sum(1)]  # one call at a time: the build embeds in one thread
+        return super().__call__(ids, mask)
 
     def _linear(self, x: Any, name: str) -> Any:
         import torch
 
-        return torch.ops.quantized.linear_dynamic(x, self.packed[name], False)
+        if not self.per_text:
+            return torch.ops.quantized.linear_dynamic(x, self.packed[name], False)
+        parts = [
+            torch.ops.quantized.linear_dynamic(x[i, :n], self.packed[name], False) for i, n in enumerate(self._lengths)
+        ]
+        out = x.new_zeros((*x.shape[:2], parts[0].shape[-1]))
+        for i, part in enumerate(parts):
+            out[i, : len(part)] = part  # padding stays zero: masked in attention and pooling
+        return out
 
 
 def linear_names(g: Geometry) -> list[str]:
