@@ -93,3 +93,27 @@ def test_a_version_without_a_search_entry_loads_as_flat(built: Settings) -> None
     del manifest["search"]
     (folder / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert store.search_kind(store.load_dir(folder).manifest) == "flat"
+
+
+def test_hnsw_is_kept_only_when_it_reaches_the_recall(settings: Settings, fake: HashingEmbedder) -> None:
+    build_index(_small_threshold(settings), fake, progress=False)
+    search = store.load_current(settings.index_dir).manifest["search"]
+    assert search["recall_at_10"] >= store.ANN_RECALL and search["ef_search"] in store.EF_STEPS
+
+
+def test_a_corpus_hnsw_cannot_search_well_enough_stays_flat(
+    settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "ANN_RECALL", 1.01)  # no efSearch can reach it
+    build_index(_small_threshold(settings), fake, progress=False)
+    data = store.load_current(settings.index_dir)
+    assert data.manifest["search"]["kind"] == "flat" and "hnsw_recall_at_10" in data.manifest["search"]
+    assert isinstance(data.faiss_index, faiss.IndexFlatIP)
+
+
+def test_a_flat_fallback_is_up_to_date_on_the_next_build(
+    settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "ANN_RECALL", 1.01)
+    first = build_index(_small_threshold(settings), fake, progress=False)
+    assert build_index(_small_threshold(settings), fake, progress=False).version == first.version

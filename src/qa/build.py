@@ -37,6 +37,7 @@ from .errors import CorpusError, IndexCheckFailed, QAError
 from .figures import figures_for
 from .glossary import build_glossary
 from .models import Case, Chunk
+from .reader import artefact_digest as reader_digest
 from .retrieval import Retriever
 from .text import normalise
 from .vector_cache import VectorCache
@@ -202,7 +203,10 @@ def _up_to_date(previous: store.IndexData | None, report: BuildReport, ann_thres
         return False
     manifest = previous.manifest
     wanted = "hnsw" if report.chunks_after > ann_threshold else "flat"
-    if store.search_kind(manifest) != wanted or (previous.chunks and not previous.doc_freq):
+    tried = "hnsw_recall_at_10" in manifest.get("search", {})  # HNSW built, fell short of the recall: flat kept
+    if store.search_kind(manifest) != wanted and not (wanted == "hnsw" and tried):
+        return False
+    if previous.chunks and not previous.doc_freq:
         return False
     return manifest.get("qa_version") == _package_version() and manifest.get("background") == _digest(
         background_passages()
@@ -236,6 +240,7 @@ def _assemble(
         "counts": {"cases": len(cases), "chunks": len(chunks)},
         "background": _digest(background_passages()),
         "search": search,
+        "reader": {"sha256": reader_digest()},
     }
     metas = [c.meta() for c in cases]
     data = store.IndexData(manifest, vectors, chunks, metas, figures_for(chunks), version, faiss_index)

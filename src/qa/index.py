@@ -50,6 +50,8 @@ DOCFREQ = "docfreq.json"
 # HNSW settings: M links per node, the candidate list while building and while searching.
 # bench/ann_bench.py measures recall@10 against flat search with these (≥ 0.99 required).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
+# A build keeps HNSW only if some efSearch reaches this recall@10 on its own passages; else flat.
+ANN_RECALL, EF_STEPS, CALIBRATION_QUERIES = 0.99, (64, 128, 256, 512, 1024), 200
 
 
 @dataclass
@@ -110,13 +112,43 @@ def hnsw_ip_index(vectors: np.ndarray, ef_search: int = HNSW_EF_SEARCH) -> Any:
 def search_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, Any]]:
     """The FAISS index for these vectors and its manifest entry: flat up to ``threshold`` passages, HNSW above.
 
-    Chosen at build time and recorded, so every server loading the version searches it the same way.
+    Chosen at build time and recorded, so every server loading the version searches
+    it the same way. HNSW is kept only with the smallest efSearch that finds at least
+    ANN_RECALL of the exact top 10 for a sample of the corpus's own passages; a corpus
+    where none does (near-duplicate passages can defeat the graph) stays flat.
     """
     if len(vectors) <= threshold:
         return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold}
-    entry = {"kind": "hnsw", "threshold": threshold, "m": HNSW_M}
-    entry |= {"ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
-    return hnsw_ip_index(vectors), entry
+    index = hnsw_ip_index(vectors)
+    ef_search, measured = calibrate(index, vectors)
+    if ef_search is None:
+        return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold, "hnsw_recall_at_10": measured}
+    index.hnsw.efSearch = ef_search
+    entry = {"kind": "hnsw", "threshold": threshold, "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
+    return index, entry | {"ef_search": ef_search, "recall_at_10": measured}
+
+
+def calibrate(index: Any, vectors: np.ndarray) -> tuple[int | None, float]:
+    """The smallest efSearch in EF_STEPS with recall@10 ≥ ANN_RECALL against exact search, and that recall.
+
+    The queries are a fixed sample of the passages (each one's own row left out of
+    both lists), so the choice, like the graph, is the same on every rebuild.
+    """
+    rows = np.random.default_rng(0).choice(len(vectors), min(CALIBRATION_QUERIES, len(vectors)), replace=False)
+    queries = np.ascontiguousarray(vectors[np.sort(rows)], dtype=np.float32)
+    exact = flat_ip_index(vectors).search(queries, 11)[1]
+    measured = 0.0
+    for ef_search in EF_STEPS:
+        index.hnsw.efSearch = ef_search
+        measured = _recall_without_self(index.search(queries, 11)[1], exact, np.sort(rows))
+        if measured >= ANN_RECALL:
+            return ef_search, measured
+    return None, measured
+
+
+def _recall_without_self(found: np.ndarray, exact: np.ndarray, rows: np.ndarray) -> float:
+    hits = [len(set(f[f != r][:10]) & set(e[e != r][:10])) / 10 for f, e, r in zip(found, exact, rows, strict=True)]
+    return round(float(np.mean(hits)), 4)
 
 
 def search_kind(manifest: dict[str, Any]) -> str:
@@ -307,7 +339,7 @@ def _honour_search(folder: Path, index: Any, manifest: dict[str, Any]) -> None:
     expected: Any = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat}.get(kind)
     if expected is None or not isinstance(index, expected):
         raise IndexCorrupt(f"{folder}: manifest says {kind} search, {VECTORS} holds {type(index).__name__}")
-    if kind == "hnsw":
+    if kind == "hnsw":  # the build's calibrated value (also in the file; the manifest is what an operator edits)
         index.hnsw.efSearch = int(manifest["search"].get("ef_search", HNSW_EF_SEARCH))
 
 
