@@ -101,12 +101,12 @@ def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int])
     hnsw = store.hnsw_ip_index(vectors)
     build_s = time.perf_counter() - started
     chosen, passage_recall = store.calibrate(hnsw, vectors)
-    verdict = f"build: flat (passage recall {passage_recall:.3f} at ef {store.EF_STEPS[-1]})" if chosen is None else "–"
+    verdict = f"build: flat (sample recall {passage_recall:.3f} at ef {store.EF_STEPS[-1]})" if chosen is None else "–"
     rows = [f"| {name} | {len(vectors):,} | flat | {verdict} | 1.0000 | 1.0000 | {flat_ms:.3f} | – |"]
     for ef in sorted({*efs, *([chosen] if chosen else [])}):
         hnsw.hnsw.efSearch = ef
         found, ms = timed_search(hnsw, queries)
-        mark = f" (build's choice, passage recall {passage_recall:.3f})" if ef == chosen else ""
+        mark = f" (build's choice, sample recall {passage_recall:.3f})" if ef == chosen else ""
         rows.append(
             f"| {name} | {len(vectors):,} | HNSW | {ef}{mark} | {recall(found, exact):.4f} | {tie_recall(found, exact, vectors, queries):.4f} | {ms:.3f} | {build_s:.1f} |"
         )

@@ -114,8 +114,9 @@ def search_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, An
 
     Chosen at build time and recorded, so every server loading the version searches
     it the same way. HNSW is kept only with the smallest efSearch that finds at least
-    ANN_RECALL of the exact top 10 for a sample of the corpus's own passages; a corpus
-    where none does (near-duplicate passages can defeat the graph) stays flat.
+    ANN_RECALL of the exact top 10 for sample queries made from the corpus's own
+    passages; a corpus where none does (near-duplicate passages can defeat the graph)
+    stays flat.
     """
     if len(vectors) <= threshold:
         return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold}
@@ -131,24 +132,24 @@ def search_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, An
 def calibrate(index: Any, vectors: np.ndarray) -> tuple[int | None, float]:
     """The smallest efSearch in EF_STEPS with recall@10 ≥ ANN_RECALL against exact search, and that recall.
 
-    The queries are a fixed sample of the passages (each one's own row left out of
-    both lists), so the choice, like the graph, is the same on every rebuild.
+    The queries are midpoints of fixed random pairs of passages: like a question,
+    each falls between passages rather than on one (a passage itself is found far
+    too easily to vouch for a question). Fixed pairs make the choice, like the
+    graph, the same on every rebuild.
     """
-    rows = np.random.default_rng(0).choice(len(vectors), min(CALIBRATION_QUERIES, len(vectors)), replace=False)
-    queries = np.ascontiguousarray(vectors[np.sort(rows)], dtype=np.float32)
-    exact = flat_ip_index(vectors).search(queries, 11)[1]
+    pairs = np.random.default_rng(0).integers(0, len(vectors), size=(CALIBRATION_QUERIES, 2))
+    mixed = vectors[pairs[:, 0]] + vectors[pairs[:, 1]]
+    norms = np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
+    queries = np.ascontiguousarray(mixed / norms, dtype=np.float32)
+    exact = flat_ip_index(vectors).search(queries, 10)[1]
     measured = 0.0
     for ef_search in EF_STEPS:
         index.hnsw.efSearch = ef_search
-        measured = _recall_without_self(index.search(queries, 11)[1], exact, np.sort(rows))
+        found = index.search(queries, 10)[1]
+        measured = round(float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])), 4)
         if measured >= ANN_RECALL:
             return ef_search, measured
     return None, measured
-
-
-def _recall_without_self(found: np.ndarray, exact: np.ndarray, rows: np.ndarray) -> float:
-    hits = [len(set(f[f != r][:10]) & set(e[e != r][:10])) / 10 for f, e, r in zip(found, exact, rows, strict=True)]
-    return round(float(np.mean(hits)), 4)
 
 
 def search_kind(manifest: dict[str, Any]) -> str:
