@@ -45,13 +45,14 @@ def synthetic(size: int, queries: int, noise: float, seed: int = 11) -> tuple[np
     return vectors, normalised(np.concatenate([near, fresh]))
 
 
-def from_index(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A built index's vectors, and the dev questions encoded by the model that built it.
+def from_index(index_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A built index's vectors, the dev questions and the build's calibration queries, encoded by its model.
 
     The fake hashing embedder for bench/scale.py's indexes; the configured model
     (QA_EMBED_MODEL) for an index built with it.
     """
     from qa import index as store
+    from qa.build import calibration_queries
     from qa.config import Settings
     from qa.embedding import HashingEmbedder, load_embedder
 
@@ -60,7 +61,8 @@ def from_index(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
     fake = HashingEmbedder()
     embedder = fake if data.manifest["model"]["name"] == fake.name else load_embedder(Settings.from_env())
-    return np.ascontiguousarray(data.vectors), np.asarray(embedder.embed_queries(questions), dtype=np.float32)
+    asked = np.asarray(embedder.embed_queries(questions), dtype=np.float32)
+    return np.ascontiguousarray(data.vectors), asked, calibration_queries([c["title"] for c in data.cases], embedder)
 
 
 def timed_search(index: object, queries: np.ndarray) -> tuple[np.ndarray, float]:
@@ -88,10 +90,12 @@ def tie_recall(found: np.ndarray, exact: np.ndarray, vectors: np.ndarray, querie
     return hits / (K * len(queries))
 
 
-def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int]) -> list[str]:
+def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int], tune: np.ndarray) -> list[str]:
     """Markdown rows: flat, then HNSW at each efSearch; the one a build would choose (``calibrate``) is marked.
 
-    A build that finds no efSearch good enough keeps flat search: "build: flat" in the flat row.
+    ``tune`` are the calibration queries (for an index, its titles asked as questions, as
+    the build does; for synthetic vectors, other queries of the same kind). A build
+    that finds no efSearch good enough keeps flat search: "build: flat" in the flat row.
     """
     from qa import index as store
 
@@ -100,7 +104,7 @@ def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int])
     started = time.perf_counter()
     hnsw = store.hnsw_ip_index(vectors)
     build_s = time.perf_counter() - started
-    chosen, passage_recall = store.calibrate(hnsw, vectors)
+    chosen, passage_recall = store.calibrate(hnsw, vectors, tune)
     verdict = f"build: flat (sample recall {passage_recall:.3f} at ef {store.EF_STEPS[-1]})" if chosen is None else "–"
     rows = [f"| {name} | {len(vectors):,} | flat | {verdict} | 1.0000 | 1.0000 | {flat_ms:.3f} | – |"]
     for ef in sorted({*efs, *([chosen] if chosen else [])}):
@@ -125,13 +129,14 @@ def main() -> None:
     head = "| vectors | count | search | efSearch | recall@10 | recall@10, ties counted | ms/query | build s |"
     print(head + "\n" + "|---" * 8 + "|")
     if args.index:
-        vectors, queries = from_index(args.index)
-        print("\n".join(measure(f"index {args.index.parent.name}", vectors, queries, args.ef)), flush=True)
+        vectors, queries, tune = from_index(args.index)
+        print("\n".join(measure(f"index {args.index.parent.name}", vectors, queries, args.ef, tune)), flush=True)
         return
     for size in args.sizes:
         for noise in args.noise:
-            vectors, queries = synthetic(size, args.queries, noise)
-            print("\n".join(measure(f"synthetic, noise {noise}", vectors, queries, args.ef)), flush=True)
+            vectors, both = synthetic(size, 2 * args.queries, noise)  # even rows tune, odd rows measure
+            rows = measure(f"synthetic, noise {noise}", vectors, both[1::2], args.ef, both[0::2])
+            print("\n".join(rows), flush=True)
 
 
 if __name__ == "__main__":

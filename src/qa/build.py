@@ -228,7 +228,9 @@ def _assemble(
     vectors, report.embedded, report.cached = _vectors(chunks, previous, embedder, progress, cache, full)
     report.embed_seconds = time.perf_counter() - embed_started
     version = _version_id()
-    faiss_index, search = store.search_index(vectors, settings.ann_threshold)
+    titles = [c.title for c in cases]
+    queries = calibration_queries(titles, embedder) if len(chunks) > settings.ann_threshold else None
+    faiss_index, search = store.search_index(vectors, settings.ann_threshold, queries)
     manifest: dict[str, Any] = {
         "format_version": store.FORMAT_VERSION,
         "version": version,
@@ -248,6 +250,13 @@ def _assemble(
     data.glossary = build_glossary(normalise(c.text) for c in chunks)
     data.doc_freq = document_frequencies(chunks)
     return data
+
+
+def calibration_queries(titles: Sequence[str], embedder: Embedder) -> np.ndarray:
+    """A fixed sample of case titles, encoded as questions: what an ANN index must find as flat search would."""
+    distinct = sorted(set(titles))
+    sample = random.Random(len(distinct)).sample(distinct, min(store.CALIBRATION_QUERIES, len(distinct)))
+    return np.asarray(embedder.embed_queries(sample), dtype=np.float32)
 
 
 def _vectors(

@@ -109,19 +109,19 @@ def hnsw_ip_index(vectors: np.ndarray, ef_search: int = HNSW_EF_SEARCH) -> Any:
     return index
 
 
-def search_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, Any]]:
+def search_index(vectors: np.ndarray, threshold: int, queries: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
     """The FAISS index for these vectors and its manifest entry: flat up to ``threshold`` passages, HNSW above.
 
     Chosen at build time and recorded, so every server loading the version searches
     it the same way. HNSW is kept only with the smallest efSearch that finds at least
-    ANN_RECALL of the exact top 10 for sample queries made from the corpus's own
-    passages; a corpus where none does (near-duplicate passages can defeat the graph)
-    stays flat.
+    ANN_RECALL of the exact top 10 for ``queries`` (the build asks its case titles as
+    questions); a corpus where none does (near-duplicate passages can defeat the
+    graph) stays flat, and so does one with no queries to check it on.
     """
     if len(vectors) <= threshold:
         return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold}
     index = hnsw_ip_index(vectors)
-    ef_search, measured = calibrate(index, vectors)
+    ef_search, measured = calibrate(index, vectors, queries if queries is not None else vectors[:0])
     if ef_search is None:
         return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold, "hnsw_recall_at_10": measured}
     index.hnsw.efSearch = ef_search
@@ -129,18 +129,16 @@ def search_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, An
     return index, entry | {"ef_search": ef_search, "recall_at_10": measured}
 
 
-def calibrate(index: Any, vectors: np.ndarray) -> tuple[int | None, float]:
+def calibrate(index: Any, vectors: np.ndarray, queries: np.ndarray) -> tuple[int | None, float]:
     """The smallest efSearch in EF_STEPS with recall@10 ≥ ANN_RECALL against exact search, and that recall.
 
-    The queries are midpoints of fixed random pairs of passages: like a question,
-    each falls between passages rather than on one (a passage itself is found far
-    too easily to vouch for a question). Fixed pairs make the choice, like the
-    graph, the same on every rebuild.
+    Passages make poor calibration queries: each sits on a point of the graph (or
+    between two), and is found far more easily than a question (recall 0.99 where
+    questions got 0.83, bench/ann_bench.py). Real query vectors are what vouch.
     """
-    pairs = np.random.default_rng(0).integers(0, len(vectors), size=(CALIBRATION_QUERIES, 2))
-    mixed = vectors[pairs[:, 0]] + vectors[pairs[:, 1]]
-    norms = np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
-    queries = np.ascontiguousarray(mixed / norms, dtype=np.float32)
+    if not len(queries):
+        return None, 0.0
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
     exact = flat_ip_index(vectors).search(queries, 10)[1]
     measured = 0.0
     for ef_search in EF_STEPS:
