@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -74,7 +75,10 @@ def int8_corpus(count: int, root: Path) -> tuple[list[Any], list[dict[str, Any]]
     from qa.chunking import chunk_cases
     from qa.corpus import load_cases
 
-    cases = load_cases(REPO / "knowledge") + load_cases(write_corpus(root, max(1, count // 6)))
+    synthetic = write_corpus(root, max(1, count // 6))
+    for path in synthetic.glob("*.md"):  # ranks are 1-10 within a batch: the real cases hold them
+        path.write_text(re.sub(r"^rank: .*\n", "", path.read_text(encoding="utf-8"), flags=re.M), encoding="utf-8")
+    cases = load_cases(REPO / "knowledge") + load_cases(synthetic)
     chunks = chunk_cases(cases, 160, 20)[:count]
     kept = {c.case_id for c in chunks}
     return chunks, [c.meta() for c in cases if c.id in kept]
