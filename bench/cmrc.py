@@ -93,6 +93,8 @@ def evaluate(assistant: Any, passages: list[dict[str, Any]], reader_for: Callabl
         if reader_for is not None:
             assistant.use_reader(reader_for(fold))
         for qa in p["qas"]:
+            if not qa["query_text"].strip():  # the trial split has an empty question; it is not asked
+                continue
             started = time.perf_counter()
             reply = assistant.ask(qa["query_text"], [])
             ms = (time.perf_counter() - started) * 1000

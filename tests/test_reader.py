@@ -8,8 +8,11 @@ import jieba.posseg as pseg
 import numpy as np
 import pytest
 
+from qa import index as store
 from qa import reader as rd
 from qa import reader_fit as fit
+from qa.assistant import Assistant
+from qa.config import Settings
 from qa.errors import ReaderMissing
 
 PASSAGE = (
@@ -116,3 +119,21 @@ def test_shipped_artefact_is_small_and_loads() -> None:
     )
     assert answer.span is not None and "5.4亿" in answer.span.text
     assert len(answer.span.text) < 20  # the span, not the sentence
+
+
+def test_manifest_and_health_name_the_reader(built: Settings, bot: Assistant) -> None:
+    manifest = store.load_current(built.index_dir).manifest
+    assert manifest["reader"]["sha256"] == rd.artefact_digest()
+    mode, digest = bot.health()["reader"].split()
+    assert mode == built.reader_mode == "hybrid" and manifest["reader"]["sha256"].startswith(digest)
+
+
+def test_reader_modes_route_fact_spans(bot: Assistant) -> None:
+    """ "reader" answers a fact with the reader's short span and quotes its whole sentence."""
+    bot.use_reader(rd.load(), "reader")
+    reply = bot.ask("警快办累计访问量有多少？")
+    assert reply.grounded and "5.4亿" in reply.answer
+    quote = reply.citations[0].quote
+    assert len(quote) > len(reply.answer.split("[")[0]) and quote in reply.citations[0].text
+    bot.use_reader(None, "rules")
+    assert "5.4亿" in bot.ask("警快办累计访问量有多少？").answer

@@ -159,6 +159,7 @@ class Assistant:
             "chunks": len(state.data.chunks),
             "index_version": state.version,
             "index_built_at": manifest.get("built_at"),
+            "reader": state.answerer.reader_label(),
         }
 
     def cases(self) -> list[dict[str, Any]]:

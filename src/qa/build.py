@@ -37,6 +37,7 @@ from .errors import CorpusError, IndexCheckFailed, QAError
 from .figures import figures_for
 from .glossary import build_glossary
 from .models import Case, Chunk
+from .reader import artefact_digest as reader_digest
 from .retrieval import Retriever
 from .text import normalise
 from .vector_cache import VectorCache
@@ -241,6 +242,7 @@ def _assemble(
         "counts": {"cases": len(cases), "chunks": len(chunks)},
         "background": _digest(background_passages()),
         "search": search,
+        "reader": {"sha256": reader_digest()},
     }
     metas = [c.meta() for c in cases]
     data = store.IndexData(manifest, vectors, chunks, metas, figures_for(chunks), version, faiss_index)

@@ -122,7 +122,8 @@ def ask(question: str, as_json: bool) -> None:
         click.echo("\n来源：")
     for c in reply.citations:
         unit = f"（{c.unit}）" if c.unit else ""
-        click.echo(f"[{c.n}] {c.title}{unit}第 {c.paragraph} 段：{c.text}")
+        extra = "".join(f"〔{k}：{v}〕" for k, v in c.fields.items())
+        click.echo(f"[{c.n}] {c.title}{unit}{extra}第 {c.paragraph} 段：{c.text}")
 
 
 @main.command()

@@ -106,6 +106,7 @@ class Citation:
     start: int
     end: int
     quote: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # the case's extra front-matter fields ("year": "2023")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

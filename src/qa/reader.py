@@ -335,6 +335,14 @@ def save(path: Path, weights: np.ndarray, meta: dict[str, object]) -> None:
         )
 
 
+def artefact_digest(path: Path = DEFAULT_PATH) -> str:
+    """SHA-256 of the reader file, recorded in each index manifest: which reader served that version."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ReaderMissing(f"阅读模型文件 {path} 缺失（{type(exc).__name__}）：请重新获取仓库中的该文件") from exc
+
+
 def load(path: Path = DEFAULT_PATH) -> Reader:
     try:
         raw = path.read_bytes()

@@ -41,6 +41,7 @@ class CaseInfo:
     level: str
     rank: int | None
     aliases: tuple[str, ...]
+    fields: tuple[tuple[str, str], ...] = ()  # front-matter fields beyond the known ones, as the editor wrote them
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CaseInfo:
@@ -52,6 +53,7 @@ class CaseInfo:
             meta["level"],
             meta.get("rank"),
             tuple(meta.get("aliases", ())),
+            tuple(sorted((str(k), str(v)) for k, v in (meta.get("fields") or {}).items())),
         )
 
     @property
@@ -124,6 +126,10 @@ class CaseNames:
                 if len(joined) >= 4 and joined in self.by_pinyin:
                     hits.append((start, self.by_pinyin[joined]))
         return hits
+
+    def surfaces(self, text: str) -> list[str]:
+        """The names as written in ``text`` (the longest match wins over characters it covers)."""
+        return [name for name, _ in self._matches(text)]
 
     def only_places(self, text: str) -> bool:
         """Every name in ``text`` is a district or county ("大渡口今天会下雨吗？"): a weak sign of topic."""

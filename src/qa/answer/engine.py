@@ -43,6 +43,11 @@ class Answerer:
     def retriever(self) -> Retriever:
         return self.kb.retriever
 
+    def reader_label(self) -> str:
+        """How fact spans are chosen, and which reader file does it: "hybrid 3f2a…" (for /api/health)."""
+        reader = self.facts.reader
+        return self.facts.reader_mode + (f" {reader.digest[:12]}" if reader is not None else "")
+
     def resolve(self, question: str, history: Sequence[dict[str, str]]) -> Question:
         return self.followups.resolve(question, history)
 
@@ -51,11 +56,17 @@ class Answerer:
 
     def answer(self, question: str, history: Sequence[dict[str, str]] = ()) -> Reply:
         q = self.followups.resolve(question, history)
-        reply = self._answer(q)
+        reply = self._with_fields(self._answer(q))
         if q.query == q.text:
             return reply
         # A rewritten question is shown as it was understood: no reading the user cannot see.
         return replace(reply, answer=f"（按“{visible_query(q.query)}”理解）{reply.answer}")
+
+    def _with_fields(self, reply: Reply) -> Reply:
+        """Each citation shows the fields its case file adds beyond the known ones, as the editor wrote them."""
+        cases = self.kb.cases
+        cited = [replace(c, fields=dict(cases[c.case_id].fields)) if c.case_id in cases else c for c in reply.citations]
+        return replace(reply, citations=cited)
 
     def _answer(self, q: Question) -> Reply:
         if self.structured.is_catalogue(q):

@@ -44,11 +44,13 @@ class Facts:
         self.reader_mode = reader_mode
 
     def fact(self, q: Question) -> Reply:
-        hits = self.kb.retriever.search(q.query, k=8, case_ids=q.named or None, expand=q.terms)
+        scope = self.kb.documents_about(q.named, q.query) if q.named else []
+        hits = self.kb.retriever.search(q.query, k=8, case_ids=scope or None, expand=q.terms)
         weak = not q.named or (q.query == q.text and self.kb.retriever.names.only_places(q.query))
         if not hits or (weak and not self.gate.on_topic(q, hits[0].chunk.case_id)):
             return refuse(self.kb, q, missing_message(self.kb, q, None))
-        case_id = q.named[0] if q.named else hits[0].chunk.case_id
+        # The named case, unless another document about the same name holds the best passage.
+        case_id = hits[0].chunk.case_id if not q.named or len(scope) > len(q.named) else q.named[0]
         draft = Draft()
         part = self.fact_part(q, case_id, draft)
         if part is None:

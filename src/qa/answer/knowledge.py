@@ -41,6 +41,30 @@ class Knowledge:
         for chunk in retriever.data.chunks:
             self.chunks_by_id.setdefault(chunk.chunk_id, chunk)
         self.unit_chunks: dict[str, Chunk | None] = {}
+        self.list_documents: dict[str, bool] = {}
+
+    def documents_about(self, case_ids: list[str], query: str) -> list[str]:
+        """The named cases and every other document that mentions a name the question used.
+
+        A name boosts the documents that speak of it; it does not confine the search to the
+        one case that owns it: a follow-up report on the same practice must be readable too.
+        A document that names three or more cases is a list of them (an overview), not a
+        document about any one, and is only read when it is named itself.
+        """
+        found = dict.fromkeys(case_ids)
+        ids = list(self.case_text)
+        for name in self.retriever.names.surfaces(query):
+            if self.retriever.names.by_name.get(name) not in found:
+                continue
+            for i in self.case_texts.containing(normalise(name)):
+                if ids[i] not in found and not self._lists_cases(ids[i]):
+                    found[ids[i]] = None
+        return list(found)
+
+    def _lists_cases(self, case_id: str) -> bool:
+        if case_id not in self.list_documents:
+            self.list_documents[case_id] = len(self.retriever.names.find(self.case_text.get(case_id, ""))) >= 3
+        return self.list_documents[case_id]
 
     def idf(self, word: str) -> float:
         if word not in self.word_case_freq:

@@ -49,11 +49,17 @@ class Structured:
             if c.rank is not None and (not levels or c.level in levels) and self.kb.batches.get(c.id, "") == batch
         ]
         cases.sort(key=lambda c: c.rank or 0)
+        asked = field_values_in(q.query, cases)
+        if asked:  # "有哪些2023年的案例" with a `year` field: any front-matter field an editor added filters the list
+            cases = [c for c in cases if any(pair in c.fields for pair in asked)]
+            levels = levels | {value for _, value in asked}
         if not cases:
             return refuse(self.kb, q, "知识库中没有符合条件的案例。")
         draft = Draft()
         lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self.kb.title_chunk(c), c.title, 1.0)}" for c in cases]
-        scope = "、".join(sorted(levels, key="市级区县".find)) + "级" if levels else ""
+        scope = "、".join(sorted(levels, key=lambda v: ("市级区县".find(v), v))) + (
+            "级" if levels <= LEVEL_NAMES else ""
+        )
         where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
         head = (
             f"共有 {len(cases)} 个{scope}案例："
@@ -188,3 +194,11 @@ def _verdict(query: str, found: list[tuple[CaseInfo, Figure]]) -> str:
         case, _ = min(found, key=lambda cf: cf[1].value)
         return f"{case.short_name}更低。" if found[0][1].unit == "%" else f"{case.short_name}更少。"
     return ""
+
+
+LEVEL_NAMES = frozenset({"市级", "区", "县"})
+
+
+def field_values_in(query: str, cases: list[CaseInfo]) -> set[tuple[str, str]]:
+    """The (field, value) pairs of the cases' own extra front-matter fields that the question names."""
+    return {(key, value) for case in cases for key, value in case.fields if len(value) >= 2 and value in query}

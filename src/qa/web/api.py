@@ -77,6 +77,7 @@ class CitationOut(BaseModel):
     start: int = Field(description="段落在案例正文中的起始字符位置")
     end: int
     quote: str = Field(description="答案实际引用的句子（text 的一部分）")
+    fields: dict[str, str] = Field(default_factory=dict, description="案例文件中编辑自加的其他字段（如年份、类别）")
 
 
 class AskResponse(BaseModel):
@@ -106,6 +107,7 @@ class HealthResponse(BaseModel):
     chunks: int
     index_version: str
     index_built_at: str | None = Field(description="索引构建时间（UTC，ISO 8601）")
+    reader: str = Field(description="答案片段的选择方式（hybrid/reader/rules）与阅读模型文件 SHA-256 的前 12 位")
     question_log: Literal["ok", "degraded"] = Field(description="degraded：问答日志暂时写不进去（不影响回答）")
 
 

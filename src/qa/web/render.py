@@ -55,6 +55,7 @@ def citation_html(c: Citation) -> str:
     head = (
         f'<span class="qa-n">[{c.n}]</span> <span class="qa-title">{html.escape(c.title)}</span>'
         f' <span class="qa-unit">{html.escape(c.unit)}</span>'
+        + "".join(f' <span class="qa-field">{html.escape(k)}：{html.escape(v)}</span>' for k, v in c.fields.items())
     )
     return f'<li class="qa-source"><div class="qa-source-head">{head}</div><blockquote>{highlight(c.text, c.quote)}</blockquote></li>'
 

@@ -53,7 +53,7 @@ details.qa-sources summary { cursor: pointer; font-weight: 600; }
 .qa-source-list { padding-left: 0; list-style: none; margin: 0.25rem 0 0; }
 .qa-source { margin: 0.5rem 0; }
 .qa-title { font-weight: 600; }
-.qa-unit { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.qa-unit, .qa-field { color: var(--body-text-color-subdued); font-size: 0.9em; }
 #qa-chat .qa-source blockquote { margin: 0.25rem 0 0 !important; padding: 0.25rem 0.5rem; border-left: 3px solid var(--border-color-accent);
   overflow-wrap: anywhere; }
 #qa-chat .qa-source-head, #qa-chat .qa-source blockquote { line-height: 1.6; }

@@ -148,6 +148,9 @@
     head.appendChild(el("span", "qa-n", "[" + c.n + "]"));
     head.appendChild(el("span", "qa-title", String(c.title)));
     head.appendChild(el("span", "qa-unit", String(c.unit)));
+    Object.keys(c.fields || {}).forEach(function (k) {
+      head.appendChild(el("span", "qa-field", k + "：" + String(c.fields[k])));
+    });
     item.appendChild(head);
     item.appendChild(passageNode(String(c.text), String(c.quote || "")));
     return item;
