@@ -57,9 +57,7 @@ class Structured:
             return refuse(self.kb, q, "知识库中没有符合条件的案例。")
         draft = Draft()
         lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self.kb.title_chunk(c), c.title, 1.0)}" for c in cases]
-        scope = "、".join(sorted(levels, key=lambda v: ("市级区县".find(v), v))) + (
-            "级" if levels <= LEVEL_NAMES else ""
-        )
+        scope = "、".join(_label(v) for v in sorted(levels, key=lambda v: ("市级区县".find(v), v)))
         where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
         head = (
             f"共有 {len(cases)} 个{scope}案例："
@@ -197,6 +195,11 @@ def _verdict(query: str, found: list[tuple[CaseInfo, Figure]]) -> str:
 
 
 LEVEL_NAMES = frozenset({"市级", "区", "县"})
+
+
+def _label(value: str) -> str:
+    """区 → 区级, 市级 stays; an editor's own field value stands as written."""
+    return value + "级" if value in LEVEL_NAMES and not value.endswith("级") else value
 
 
 def field_values_in(query: str, cases: list[CaseInfo]) -> set[tuple[str, str]]:
