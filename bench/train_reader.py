@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from qa import reader_fit  # noqa: E402
-from qa.reader import DEFAULT_PATH, save  # noqa: E402
+from qa.reader import DEFAULT_PATH, Reader, save  # noqa: E402
 
 CMRC = ROOT.parent / "shared" / "data" / "cmrc2018_trial.json"
 
@@ -39,12 +39,14 @@ def examples() -> list[reader_fit.Example]:
 def main() -> int:
     started = time.perf_counter()
     batches = reader_fit.featurise(examples())
-    weights = reader_fit.fit(batches)
-    save(DEFAULT_PATH, weights, {"trained_on": "cmrc2018_trial + knowledge-generated + bench/questions.jsonl (dev)"})
+    reader = Reader(reader_fit.fit(batches))
+    dev = reader_fit.dev_examples(ROOT / "bench" / "questions.jsonl", ROOT / "knowledge")
+    margin = reader_fit.null_margin(reader, dev)
+    meta = {"trained_on": "cmrc2018_trial + knowledge-generated + bench/questions.jsonl (dev)", "null_margin": margin}
+    save(DEFAULT_PATH, reader.weights, meta)
     size = DEFAULT_PATH.stat().st_size
-    print(
-        f"{len(batches)} questions with a target; wrote {DEFAULT_PATH} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s"
-    )
+    print(f"{len(batches)} questions with a target; no-answer margin {margin:.3f} (at most 3% of dev answers refused)")
+    print(f"wrote {DEFAULT_PATH} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
     return 0
 
 

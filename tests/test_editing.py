@@ -192,6 +192,12 @@ def test_the_catalogue_lists_the_latest_batch_or_the_one_named(settings: Setting
     assert "另有：2023年十大改革最佳实践" in latest
     named = bot.ask("2023年十大改革最佳实践都有哪些？").answer
     assert "“2023年十大改革最佳实践”共收录 10 个案例" in named and "智慧矫正云平台" not in named
+    both = bot.ask("历届十大改革最佳实践都有哪些？").answer  # lists span batches when asked
+    assert both.index("“2023年十大改革最佳实践”共收录 10 个案例") < both.index(f"“{NEXT_YEAR}”共收录 2 个案例")
+    assert "另有" not in both
+    two_years = bot.ask("2023年和2024年十大改革最佳实践中县级的案例有哪些？").answer
+    assert "“2023年十大改革最佳实践”中共有 2 个县级案例" in two_years
+    assert f"“{NEXT_YEAR}”中没有符合条件的案例" in two_years
 
 
 def test_one_batch_answers_as_before(bot: Assistant) -> None:

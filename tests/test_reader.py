@@ -44,6 +44,23 @@ def test_every_span_is_whole_words_of_one_sentence() -> None:
         assert span.text[0] not in "，。；" and span.text[-1] not in "，。；"
 
 
+def test_edges_hold_no_loose_punctuation() -> None:
+    """No "、1678名" and no "“一书一令": a quote or bracket stays only with its partner."""
+    passage = "重庆市三级检察院、416名“莎姐”检察官、1678名社会各界志愿者,共同组成“莎姐”守护明天。"
+    for span in rd.candidates("莎姐志愿者有多少？", [passage])[1:]:
+        assert span.text[0] not in "、,，“”" or (span.text[0] == "“" and "”" in span.text), span.text
+        assert span.text[-1] not in "、,，“”" or (span.text[-1] == "”" and "“" in span.text), span.text
+
+
+def test_the_no_answer_margin_keeps_answerable_questions_answered() -> None:
+    examples = _toy_examples()
+    reader = rd.Reader(fit.fit(fit.featurise(examples + fit.without_answer(examples, every=1)), epochs=30))
+    reader.null_margin = fit.null_margin(reader, examples, refused_at_most=0.0)
+    assert all(reader.read(ex.question, ex.passages).span is not None for ex in examples)
+    reader.null_margin = -1e9  # a margin that always prefers no answer
+    assert reader.read(examples[0].question, examples[0].passages).span is None
+
+
 def test_features_are_stable_ids() -> None:
     """Hashed ids come from crc32, not Python's salted hash: the same under every PYTHONHASHSEED."""
     a = rd.candidates("东华实业开发了什么？", [PASSAGE])

@@ -37,7 +37,7 @@ FEATURE_VERSION = 1
 HASH_BITS = 18
 SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
 CLAUSE_PUNCT = frozenset("，,；;：:。！？!?")
-OPEN_CLOSE = frozenset("“”‘’「」『』《》()（）【】\"' 、")
+PAIRS = {"“": "”", "‘": "’", "「": "」", "『": "』", "《": "》", "(": ")", "（": "）", "【": "】"}
 MAX_WORDS = 8  # a span inside one clause
 MAX_RUN = 3  # clauses a longer span may cover
 MAX_CHARS = 80
@@ -177,12 +177,22 @@ def _ranges(clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _trim(words: list[str], i: int, j: int) -> tuple[int, int]:
-    """Drop punctuation at the edges of a word range: an answer neither starts nor ends with a comma."""
-    while i < j and (words[i] in CLAUSE_PUNCT or (_is_punct(words[i]) and words[i] not in OPEN_CLOSE)):
+    """Drop punctuation at the edges of a word range, keeping a bracket or quote only with its partner.
+
+    An answer never starts with "、" or ends with a comma, and "“一书一令" loses its lone quote.
+    """
+    while i < j and _loose_edge(words[i], words[i:j], opening=True):
         i += 1
-    while j > i and (words[j - 1] in CLAUSE_PUNCT or (_is_punct(words[j - 1]) and words[j - 1] not in OPEN_CLOSE)):
+    while j > i and _loose_edge(words[j - 1], words[i:j], opening=False):
         j -= 1
     return i, j
+
+
+def _loose_edge(word: str, span: list[str], opening: bool) -> bool:
+    if not _is_punct(word):
+        return False
+    partner = PAIRS.get(word) if opening else next((o for o, c in PAIRS.items() if c == word), None)
+    return partner is None or not any(partner in w for w in span)
 
 
 def _sentence_spans(
@@ -306,11 +316,14 @@ def _crosses(slots: list[str], words: list[str], flags: list[str], i: int, j: in
 class Reader:
     """Scores spans with a weight vector over dense and hashed features."""
 
-    def __init__(self, weights: np.ndarray, digest: str = "") -> None:
+    def __init__(self, weights: np.ndarray, digest: str = "", null_margin: float = 0.0) -> None:
         if weights.shape != (len(DENSE) + (1 << HASH_BITS),):
             raise ReaderMissing("阅读模型文件与程序版本不匹配：请用 python bench/train_reader.py 重新训练")
         self.weights = weights.astype(np.float32)
         self.digest = digest
+        # The no-answer option wins only by this much over the best span: fitted on dev questions so that
+        # answerable ones are rarely refused (see reader_fit.null_margin).
+        self.null_margin = null_margin
 
     def scores(self, spans: list[Span]) -> np.ndarray:
         return np.array([float(self.weights[s.ids] @ s.values) for s in spans], dtype=np.float64)
@@ -321,8 +334,10 @@ class Reader:
         scores = self.scores(options)
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
-        best = int(np.argmax(scores))
-        return Answer(options[best] if best else None, float(probs[best]), float(probs[0]))
+        if len(options) == 1 or scores[0] >= scores[1:].max() + self.null_margin:
+            return Answer(None, float(probs[0]), float(probs[0]))
+        best = 1 + int(np.argmax(scores[1:]))
+        return Answer(options[best], float(probs[best]), float(probs[0]))
 
 
 def save(path: Path, weights: np.ndarray, meta: dict[str, object]) -> None:
@@ -357,4 +372,4 @@ def load(path: Path = DEFAULT_PATH) -> Reader:
         raise ReaderMissing("阅读模型文件与程序版本不匹配：请用 python bench/train_reader.py 重新训练")
     weights = np.zeros(len(DENSE) + (1 << HASH_BITS), dtype=np.float32)
     weights[index] = value.astype(np.float32)
-    return Reader(weights, hashlib.sha256(raw).hexdigest())
+    return Reader(weights, hashlib.sha256(raw).hexdigest(), float(meta.get("null_margin", 0.0)))

@@ -41,8 +41,16 @@ class Structured:
         return not named and bool(LISTING.search(lowered)) and bool(COLLECTION.search(lowered))
 
     def catalogue(self, q: Question) -> Reply:
+        chosen, batches = self._asked_batches(q.query)
+        draft = Draft()
+        parts = [part for batch in chosen if (part := self._batch_list(q, batch, batches, draft, len(chosen) > 1))]
+        if not draft.citations:
+            return refuse(self.kb, q, "知识库中没有符合条件的案例。")
+        return Reply("\n\n".join(parts), draft.citations, True, q.query)
+
+    def _batch_list(self, q: Question, batch: str, batches: list[str], draft: Draft, several: bool) -> str | None:
+        """One selection's cases in rank order, filtered by the level or extra field the question names."""
         levels = asked_levels(q.query)
-        batch, batches = self._asked_batch(q.query)
         cases = [
             c
             for c in self.kb.cases.values()
@@ -53,29 +61,32 @@ class Structured:
         if asked:  # "有哪些2023年的案例" with a `year` field: any front-matter field an editor added filters the list
             cases = [c for c in cases if any(pair in c.fields for pair in asked)]
             levels = levels | {value for _, value in asked}
-        if not cases:
-            return refuse(self.kb, q, "知识库中没有符合条件的案例。")
-        draft = Draft()
+        where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
+        if not cases:  # among several selections asked about, one without a match says so
+            return f"{where}中没有符合条件的案例。" if several else None
         lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self.kb.title_chunk(c), c.title, 1.0)}" for c in cases]
         scope = "、".join(_label(v) for v in sorted(levels, key=lambda v: ("市级区县".find(v), v)))
-        where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
-        head = (
-            f"共有 {len(cases)} 个{scope}案例："
-            if scope
-            else f"{where}共收录 {len(cases)} 个案例：{self._cite_enumeration(draft, batch)}"
-        )
-        if len(batches) > 1:  # the other selections are named, so the editor's next year's ten are findable
+        if scope:
+            head = f"{where + '中' if several else ''}共有 {len(cases)} 个{scope}案例："
+        else:
+            head = f"{where}共收录 {len(cases)} 个案例：{self._cite_enumeration(draft, batch)}"
+        if len(batches) > 1 and not several:  # the other selections are named, so next year's ten are findable
             head = f"（另有：{'、'.join(b or '首批' for b in batches if b != batch)}）{head}"
-        return Reply(head + "\n" + "\n".join(lines), draft.citations, True, q.query)
+        return head + "\n" + "\n".join(lines)
 
-    def _asked_batch(self, query: str) -> tuple[str, list[str]]:
-        """The selection a catalogue question means (its name or year, else the latest) and all of them, oldest first."""
+    def _asked_batches(self, query: str) -> tuple[list[str], list[str]]:
+        """The selections a catalogue question means, and all of them, oldest first.
+
+        Those it names (by name or year); every one for "历届"/"所有批次"; else the latest.
+        """
         batches = sorted(
             {self.kb.batches.get(c.id, "") for c in self.kb.cases.values() if c.rank is not None},
             key=lambda b: (int(m.group()) if (m := re.search(r"(?:19|20)\d\d", b)) else 0, b),
         )
         named = [b for b in batches if b and (b in query or any(y in query for y in re.findall(r"(?:19|20)\d\d", b)))]
-        return (named or batches or [""])[-1], batches
+        if len(batches) > 1 and EVERY_BATCH.search(query.lower()):
+            return batches, batches
+        return (named or [(batches or [""])[-1]]), batches
 
     def _cite_enumeration(self, draft: Draft, batch: str = "") -> str:
         """Cite the overview passage that lists the cases, when there is one: the list's own source."""
@@ -195,6 +206,9 @@ def _verdict(query: str, found: list[tuple[CaseInfo, Figure]]) -> str:
 
 
 LEVEL_NAMES = frozenset({"市级", "区", "县"})
+EVERY_BATCH = re.compile(
+    r"历届|历年|所有批次|全部批次|各批|每一批|每批|两批|几批|every (?:year|batch|selection)|all (?:years|batches)"
+)
 
 
 def _label(value: str) -> str:
