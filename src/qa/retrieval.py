@@ -20,6 +20,7 @@ import bm25s
 import numpy as np
 
 from .embedding import Embedder
+from .fusion import fused_top
 from .glossary import translate
 from .index import IndexData
 from .models import Chunk, Hit
@@ -254,13 +255,12 @@ class Retriever:
         ``expand`` adds words to the lexical side only (translations of an English question).
         """
         dense, lexical = self.dense_scores(query), self.lexical_scores(query, expand)
-        fused = _rrf(dense) + _rrf(lexical)
-        order = np.argsort(-fused, kind="stable")
-        allowed = self._rows_of(case_ids or ())
-        if allowed is not None:
-            order = order[allowed[order]]  # the same order, other cases' chunks left out
-        top = order[:k] if k > 0 else order
-        return [Hit(self.data.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in map(int, top)]
+        # Only the top k is ranked (qa.fusion): ranking every passage was half the cost at 10,000 cases.
+        rows, fused = fused_top(dense, lexical, k, self._rows_of(case_ids or ()))
+        return [
+            Hit(self.data.chunks[i], float(f), float(dense[i]), float(lexical[i]))
+            for i, f in zip(map(int, rows), fused, strict=True)
+        ]
 
     def _rows_of(self, case_ids: Iterable[str]) -> np.ndarray | None:
         """A mask of the chunks of these cases (None for no restriction), by look-up rather than a scan."""
