@@ -328,13 +328,17 @@ class Reader:
     def scores(self, spans: list[Span]) -> np.ndarray:
         return np.array([float(self.weights[s.ids] @ s.values) for s in spans], dtype=np.float64)
 
-    def read(self, question: str, passages: list[str]) -> Answer:
-        """The best span of ``passages`` (most relevant first) for ``question``, or no answer."""
+    def read(self, question: str, passages: list[str], null_margin: float | None = None) -> Answer:
+        """The best span of ``passages`` (most relevant first) for ``question``, or no answer.
+
+        ``null_margin`` overrides the fitted margin (0: the no-answer option wins whenever it scores best).
+        """
+        margin = self.null_margin if null_margin is None else null_margin
         options = candidates(question, passages)
         scores = self.scores(options)
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
-        if len(options) == 1 or scores[0] >= scores[1:].max() + self.null_margin:
+        if len(options) == 1 or scores[0] >= scores[1:].max() + margin:
             return Answer(None, float(probs[0]), float(probs[0]))
         best = 1 + int(np.argmax(scores[1:]))
         return Answer(options[best], float(probs[best]), float(probs[0]))

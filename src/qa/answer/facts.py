@@ -94,7 +94,10 @@ class Facts:
         """The reader's span over the case's passages; None when it chooses no answer (or is off)."""
         if self.reader is None or self.reader_mode == "rules" or not hits:
             return None
-        return self.reader.read(q.query, [h.chunk.text for h in hits]).span
+        # In hybrid mode the rules have already found no span of the asked shape, so the no-answer option
+        # decides unhandicapped; the fitted margin (few answerable questions refused) is for the reader alone.
+        margin = 0.0 if self.reader_mode == "hybrid" else None
+        return self.reader.read(q.query, [h.chunk.text for h in hits], margin).span
 
     def _cite_read(self, span: Span, case_id: str, hits: list[Hit], draft: Draft) -> str:
         """The reader's span is the answer; its sentence is the quote the citation highlights."""
