@@ -178,6 +178,7 @@ class Retriever:
     """Hybrid search over one loaded index version."""
 
     def __init__(self, data: IndexData, embedder: Embedder) -> None:
+        self._last_dense: tuple[str, np.ndarray] | None = None
         self.data = data
         self.embedder = embedder
         self.cases = {c["id"]: CaseInfo.from_meta(c) for c in data.cases}
@@ -232,10 +233,21 @@ class Retriever:
                 self._query_vectors.popitem(last=False)
 
     def dense_scores(self, query: str) -> np.ndarray:
-        """Cosine similarity of the query to every chunk (the corpus is small enough)."""
+        """Cosine similarity of the query to every chunk.
+
+        One question searches several times (the whole base, then within a case); the last
+        query's scores are kept, a pass over every vector each, so a question pays for one.
+        The pair is replaced in one assignment: a concurrent question never sees a mixture.
+        """
         if not self.data.chunks:
             return np.zeros(0, dtype=np.float32)
-        return np.asarray(self.data.vectors @ self.query_vector(query), dtype=np.float32)
+        last = self._last_dense
+        if last is not None and last[0] == query:
+            return last[1]
+        scores = np.asarray(self.data.vectors @ self.query_vector(query), dtype=np.float32)
+        scores.setflags(write=False)  # shared between calls: nobody may change it in place
+        self._last_dense = (query, scores)
+        return scores
 
     def lexical_scores(self, query: str, expand: Sequence[str] = ()) -> np.ndarray:
         terms = list(tokens(query)) + list(expand)
