@@ -101,6 +101,7 @@ def _is_punct(word: str) -> bool:
     return all(not ch.isalnum() for ch in word)
 
 
+@lru_cache(maxsize=1 << 17)
 def _hash(*parts: str) -> int:
     return len(DENSE) + (zlib.crc32("\x1f".join(parts).encode("utf-8")) & ((1 << HASH_BITS) - 1))
 
