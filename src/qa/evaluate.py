@@ -25,6 +25,7 @@ from .config import Settings
 from .corpus import load_cases
 from .embedding import Embedder
 from .index import flat_ip_index
+from .reader import load as load_reader
 
 CONCISE_CHARS = 150
 LIST_CHARS = 600  # a list of ten titles cannot be 150 characters; it is still judged for length
@@ -71,12 +72,28 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
 def run_eval(settings: Settings, questions_path: Path, naive: bool = True) -> dict[str, Any]:
     questions = load_questions(questions_path)
     assistant = Assistant.load(settings=settings)
-    results: dict[str, Any] = {"ours": _score(questions, lambda q: _ask_ours(assistant, q))}
+    results: dict[str, Any] = {
+        "mode": settings.reader_mode,
+        "ours": _score(questions, lambda q: _ask_ours(assistant, q)),
+    }
     if naive:
         pipeline = NaivePipeline(settings, assistant.embedder)
         results["naive"] = _score(questions, pipeline.ask)
+        results["modes"] = _other_modes(questions, assistant, settings.reader_mode)
     results["failures"] = _failures(questions, assistant)
     return results
+
+
+def _other_modes(questions: list[dict[str, Any]], assistant: Assistant, shipped: str) -> dict[str, Any]:
+    """The same questions with fact spans chosen by the rules alone and by the reader alone, same run."""
+    found = {}
+    reader = load_reader()
+    for mode in ("rules", "hybrid", "reader"):
+        if mode != shipped:
+            assistant.use_reader(None if mode == "rules" else reader, mode)
+            found[mode] = _score(questions, lambda q: _ask_ours(assistant, q))["overall"]
+    assistant.use_reader(None if shipped == "rules" else reader, shipped)
+    return found
 
 
 def _score(questions: list[dict[str, Any]], ask: Any) -> dict[str, Any]:
@@ -154,7 +171,11 @@ class NaivePipeline:
 def format_table(results: dict[str, Any]) -> str:
     ours, naive = results["ours"], results.get("naive", {})
     header = f"{'category':<12}{'n':>4}  {'acc':>11}  {'concise':>11}  {'hit@3':>11}  {'refusal P/R':>17}  {'p50/p95 ms':>13}"
-    lines = ["ours vs naive (naive in parentheses)", header, "-" * len(header)]
+    lines = [
+        f"ours (QA_READER={results.get('mode', 'hybrid')}) vs naive (naive in parentheses)",
+        header,
+        "-" * len(header),
+    ]
     for name in _order(ours):
         o, b = ours[name], naive.get(name, {})
         lines.append(
@@ -165,6 +186,8 @@ def format_table(results: dict[str, Any]) -> str:
         )
     if naive:
         lines.append(f"naive overall p50/p95 ms: {naive['overall']['p50_ms']:.1f}/{naive['overall']['p95_ms']:.1f}")
+    for mode, o in results.get("modes", {}).items():
+        lines.append(f"QA_READER={mode} overall: acc {_fmt(o['accuracy'])}, concise {_fmt(o['concise_accuracy'])}")
     lines.append(f"failures (ours): {len(results['failures'])}")
     lines += [f"  {f['id']} {f['question']} → {f['answer'][:80]} {f['cited'][:3]}" for f in results["failures"]]
     return "\n".join(lines)
