@@ -136,6 +136,8 @@ def format_chat(results: dict[str, Any]) -> str:
         )
         off = result["offtopic"]
         lines.append(f"{split:<6} off-topic refused {off['refused']}/{off['n']} ({off['refused'] / off['n']:.0%})")
+    if "dev" not in results:  # the frozen test split's misses are never printed: nothing is fixed from them
+        return "\n".join(lines)
     dev = results["dev"]
     lines.append("dev misses (conversation):")
     lines += [f"  {m['id']} [{m['kind']}] {m['question']} → {m['answer'][:70]}" for m in dev["sessions"]["misses"]]
