@@ -103,6 +103,7 @@ def _is_punct(word: str) -> bool:
 
 @lru_cache(maxsize=1 << 17)
 def _hash(*parts: str) -> int:
+    """A feature's slot: CRC-32, not Python's salted ``hash``, so every process gives the same id."""
     return len(DENSE) + (zlib.crc32("\x1f".join(parts).encode("utf-8")) & ((1 << HASH_BITS) - 1))
 
 

@@ -63,18 +63,7 @@ class Facts:
         focus = self.kb.focus(q, [case_id])
         if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried):
             return None
-        # A figure is one clause; "how", "what", "when" read better as a whole sentence.
-        sentences = not wants_figure(q.query)
-        title = plain_text(self.kb.cases[case_id].title)
-        candidates = [
-            (h, rank, span)
-            for rank, h in enumerate(hits)
-            for span in candidate_spans(h.chunk.text, sentences)
-            if not sentences or plain_text(span) != title  # as a description, the heading only repeats the name
-        ]
-        # Names included ("多少个复议窗口" counts 复议); words most cases share (重庆) say nothing.
-        topic = [w for w in content_words(q.query) + list(q.terms) if self.kb.idf(w) > GENERIC_IDF]
-        candidates = [c for c in candidates if fits_type(q.query, c[2], topic)]
+        candidates = self._rule_candidates(q, case_id, hits)
         if self.reader_mode == "reader" or (self.reader_mode == "hybrid" and not candidates):
             # Where the rules find no span of the asked shape (a figure asked in other words than
             # the text's), the learned reader decides, and may choose its no-answer option.
@@ -89,6 +78,21 @@ class Facts:
         name = self.kb.cases[case_id].short_name
         prefix = "" if name in span else f"{name}："
         return f"{prefix}{span}{draft.cite(hit.chunk, span, hit.score)}"
+
+    def _rule_candidates(self, q: Question, case_id: str, hits: list[Hit]) -> list[tuple[Hit, int, str]]:
+        """The clauses (or sentences) of ``hits`` whose shape answers the question: (hit, rank, span)."""
+        # A figure is one clause; "how", "what", "when" read better as a whole sentence.
+        sentences = not wants_figure(q.query)
+        title = plain_text(self.kb.cases[case_id].title)
+        candidates = [
+            (h, rank, span)
+            for rank, h in enumerate(hits)
+            for span in candidate_spans(h.chunk.text, sentences)
+            if not sentences or plain_text(span) != title  # as a description, the heading only repeats the name
+        ]
+        # Names included ("多少个复议窗口" counts 复议); words most cases share (重庆) say nothing.
+        topic = [w for w in content_words(q.query) + list(q.terms) if self.kb.idf(w) > GENERIC_IDF]
+        return [c for c in candidates if fits_type(q.query, c[2], topic)]
 
     def _read(self, q: Question, hits: list[Hit]) -> Span | None:
         """The reader's span over the case's passages; None when it chooses no answer (or is off)."""
