@@ -15,6 +15,7 @@ DEFAULT_MODEL = "multilingual-e5-small"
 # The question log lives beside the index unless QA_DB says otherwise: the server and `qa report` then
 # agree whenever they find the same index, whatever folder each was started from.
 DB_NAME = "questions.sqlite3"
+READER_MODES = ("hybrid", "reader", "rules")  # how fact spans are chosen; see docs/reader.md
 
 
 def _env(name: str, default: str) -> str:
@@ -43,6 +44,13 @@ def _env_bool(name: str, default: bool) -> bool:
     if not raw:
         return default
     return raw in {"1", "true", "yes", "on"}
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _env_list(name: str) -> tuple[str, ...]:
@@ -100,7 +108,7 @@ class Settings:
             host=_env("QA_HOST", "127.0.0.1"),
             port=_env_int("QA_PORT", 7860),
             db_path=Path(_env("QA_DB", "")),
-            reader_mode=_env("QA_READER", "hybrid"),
+            reader_mode=_env_choice("QA_READER", "hybrid", READER_MODES),
             log_ip=_env_bool("QA_LOG_IP", False),
             allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
             admin_token=_env("QA_ADMIN_TOKEN", ""),

@@ -117,11 +117,10 @@ def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
-def pick_sentences(question: str, passages: list[str], limit: int | None = None) -> list[tuple[int, str, float]]:
-    """The ``limit`` sentences sharing most with the question: (passage index, sentence, match)."""
-    qwords = question_words(question)
-    every = [(i, s) for i, p in enumerate(passages) for s in sentences(p)]
-    weights = _weights(qwords, [s for _, s in every])
+def _pick_sentences(
+    qwords: list[str], weights: dict[str, float], every: list[tuple[int, str]], question: str
+) -> list[tuple[int, str, float]]:
+    """The SENTENCES sentences sharing most with the question: (passage index, sentence, match)."""
     total = sum(weights.values()) or 1.0
     qgrams = _bigrams(question)
     scored = []
@@ -130,15 +129,16 @@ def pick_sentences(question: str, passages: list[str], limit: int | None = None)
         share = len(qgrams & _bigrams(s)) / (len(qgrams) or 1)
         scored.append((-(match + 0.5 * share), order, i, s, match))
     scored.sort()
-    return [(i, s, match) for _, _, i, s, match in scored[: limit or SENTENCES]]
+    return [(i, s, match) for _, _, i, s, match in scored[:SENTENCES]]
 
 
 def candidates(question: str, passages: list[str]) -> list[Span]:
     """Every option the reader scores: the no-answer option first, then spans of whole words
     inside the sentences the question shares most words with."""
     qwords = question_words(question)
-    picked = pick_sentences(question, passages)
-    weights = _weights(qwords, [s for p in passages for s in sentences(p)] or [""])
+    every = [(i, s) for i, p in enumerate(passages) for s in sentences(p)]
+    weights = _weights(qwords, [s for _, s in every] or [""])
+    picked = _pick_sentences(qwords, weights, every, question)
     out = [_no_answer(qwords, picked, question)]
     for rank, (passage, sentence, _match) in enumerate(picked):
         out += _sentence_spans(qwords, weights, sentence, passage, rank, question)
