@@ -35,6 +35,7 @@ class Knowledge:
         # Counted at build time for the index's own words (qa.docfreq); other words are counted on first use.
         self.word_case_freq: dict[str, int] = dict(retriever.data.doc_freq)
         # Keyed look-ups built once per index version: no question walks every chunk or case.
+        self.case_ids = list(self.case_text)  # row i of case_texts is case_ids[i]
         self.case_texts = SubstringIndex(list(self.case_text.values()))
         self.chunk_texts = SubstringIndex([c.text for c in retriever.data.chunks])
         self.chunks_by_id: dict[str, Chunk] = {}
@@ -46,19 +47,19 @@ class Knowledge:
     def documents_about(self, case_ids: list[str], query: str) -> list[str]:
         """The named cases and every other document that mentions a name the question used.
 
-        A name boosts the documents that speak of it; it does not confine the search to the
-        one case that owns it: a follow-up report on the same practice must be readable too.
+        A name narrows the search to the documents that speak of it, not to the one case that
+        owns it: a follow-up report on the same practice must be readable too.
         A document that names three or more cases is a list of them (an overview), not a
         document about any one, and is only read when it is named itself.
         """
         found = dict.fromkeys(case_ids)
-        ids = list(self.case_text)
         for name in self.retriever.names.surfaces(query):
             if self.retriever.names.by_name.get(name) not in found:
                 continue
             for i in self.case_texts.containing(normalise(name)):
-                if ids[i] not in found and not self._lists_cases(ids[i]):
-                    found[ids[i]] = None
+                case_id = self.case_ids[i]
+                if case_id not in found and not self._lists_cases(case_id):
+                    found[case_id] = None
         return list(found)
 
     def _lists_cases(self, case_id: str) -> bool:
