@@ -31,6 +31,7 @@ import numpy as np
 
 from .corpus import load_cases
 from .reader import DENSE, HASH_BITS, Reader, Span, candidates, sentences
+from .retrieval import QUOTED
 
 PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uffef!-/:-@\[-`{-~《》“”‘’—…·]")
 SLOT_PHRASES = {"m": "多少", "t": "什么时候", "ns": "哪里", "nt": "哪个单位", "nr": "谁"}  # generator only
@@ -116,7 +117,7 @@ def domain_examples(knowledge_dir: Path, seed: int = 13, per_case: int = 40) -> 
 
 
 def _short(title: str) -> str:
-    quoted = re.findall(r"“([^”]{2,12})”", title)
+    quoted = QUOTED.findall(title)  # a quoted term names the practice, as in the case-name index
     return quoted[0] if quoted else title[:12]
 
 
