@@ -5,7 +5,9 @@ own alias, unit and district, so names, typo repair and look-ups all grow), are
 indexed with the fake hashing embedder; the model is not what is measured here.
 Each index is loaded in its own process (load time and RSS belong to it alone),
 and every dev question (``bench/questions.jsonl``, with its history) is timed
-in-process, ``--rounds`` times with the reply cache emptied between rounds.
+in-process, ``--rounds`` times with the reply cache emptied between rounds, the
+sizes taking turns a round each (the machine's speed drifts; each size sees the
+same drift).
 
     python bench/scale.py                      # 11, 1000, 2000, 10000 cases
     python bench/scale.py --sizes 11 850 --rounds 2 --work /tmp/scale
@@ -116,11 +118,15 @@ def questions() -> list[tuple[str, list[dict[str, str]]]]:
     return [(r["question"], r.get("history", [])) for r in rows]
 
 
-def measure(index: Path, rounds: int, profile: bool = False) -> dict[str, Any]:
-    """Load the index, then time every question ``rounds`` times (in this process).
+def serve_timings(index: Path, profile: bool) -> None:
+    """A child process: load the index, then answer the parent's commands on stdin, one line each.
 
-    With ``profile``, one more round runs under cProfile after the timed ones (so the
-    timings are not the profiler's) and its top functions go to stderr.
+    ``clear`` empties the reply cache; ``ask N`` times dev question N and prints the
+    milliseconds; ``done`` (after an optional profiled round) prints the figures.
+    The parent lets the sizes take turns a round each: this machine's speed drifts by
+    up to 2x over minutes, and turns give every size the same drift. (Turns of one
+    question each were tried: then every process found the CPU caches filled by the
+    others, which slowed the larger indexes most.)
     """
     from qa.assistant import Assistant
     from qa.config import Settings
@@ -129,16 +135,26 @@ def measure(index: Path, rounds: int, profile: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     bot = Assistant.load(settings=Settings(index_dir=index), embedder=HashingEmbedder())
     load_s = time.perf_counter() - started
-    latencies = []
-    for _ in range(rounds):
-        bot._cache.clear()
-        for question, history in questions():
+    asked = questions()
+    print(json.dumps({"load_s": load_s}), flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if command[0] == "clear":
+            bot._cache.clear()
+            print("ok", flush=True)
+        elif command[0] == "ask":
+            question, history = asked[int(command[1])]
             started = time.perf_counter()
             bot.ask(question, history)
-            latencies.append((time.perf_counter() - started) * 1000)
+            print((time.perf_counter() - started) * 1000, flush=True)
+        else:
+            break
     if profile:
         profiled_round(bot)
-    latencies.sort()
+    print(json.dumps(figures(bot, index, load_s)), flush=True)
+
+
+def figures(bot: Any, index: Path, load_s: float) -> dict[str, Any]:
     state = bot._state
     return {
         **build_figures(index),
@@ -147,11 +163,41 @@ def measure(index: Path, rounds: int, profile: bool = False) -> dict[str, Any]:
         "chunks": len(state.data.chunks),
         "names": len(state.retriever.lexicon),
         "load_s": load_s,
-        "p50_ms": latencies[len(latencies) // 2],
-        "p95_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))],
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "index_mb": sum(f.stat().st_size for f in (index / "current").resolve().iterdir()) / 2**20,
     }
+
+
+def measure_all(indexes: dict[int, Path], rounds: int, profile: list[int]) -> list[dict[str, Any]]:
+    """Every size in its own process (loaded one after another), timed a round each in turn."""
+    children = {}
+    for n, index in indexes.items():
+        args = [sys.executable, __file__, "--child", str(index)] + (["--profiled"] * (n in profile))
+        err = (index.parent / "profile.txt").open("w") if n in profile else subprocess.DEVNULL
+        child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        child.stdout.readline()  # loaded: the next one loads on a quiet machine
+        children[n] = child
+    latencies: dict[int, list[float]] = {n: [] for n in indexes}
+    for _ in range(rounds):
+        for n, child in children.items():
+            _send(child, "clear")
+            latencies[n] += [float(_send(child, f"ask {i}")) for i in range(len(questions()))]
+    results = []
+    for n, child in children.items():
+        out = dict(json.loads(_send(child, "done")))
+        child.wait()
+        ordered = sorted(latencies[n])
+        out["p50_ms"] = ordered[len(ordered) // 2]
+        out["p95_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+        results.append(out)
+    return results
+
+
+def _send(child: subprocess.Popen[str], command: str) -> str:
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(command + "\n")
+    child.stdin.flush()
+    return child.stdout.readline().strip()
 
 
 def profiled_round(bot: Any) -> None:
@@ -173,15 +219,6 @@ def print_profile(profiler: cProfile.Profile, asked: int) -> None:
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats(order).print_stats(25)
         print(f"== {asked} questions, sorted by {order} ==\n{out.getvalue()}", file=sys.stderr)
-
-
-def child(index: Path, rounds: int, profile: bool) -> dict[str, Any]:
-    """Measure one index in a fresh process; its profile, if asked for, is saved beside the index."""
-    args = [sys.executable, __file__, "--child", str(index), "--rounds", str(rounds)] + (["--profiled"] * profile)
-    done = subprocess.run(args, check=True, capture_output=True, text=True)
-    if profile:
-        (index.parent / "profile.txt").write_text(done.stderr, encoding="utf-8")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -214,10 +251,10 @@ def main() -> None:
         print(json.dumps(build(args.build_child, args.cases)))
         return
     if args.child:
-        print(json.dumps(measure(args.child, args.rounds, args.profiled)))
+        serve_timings(args.child, args.profiled)
         return
     indexes = {n: ensure_index(args.work, n) for n in args.sizes}
-    results = [child(index, args.rounds, n in args.profile) for n, index in indexes.items()]
+    results = measure_all(indexes, args.rounds, args.profile)
     print(table(results))
     for n in args.profile:
         print(f"profile of {n} cases: {indexes[n].parent / 'profile.txt'}")

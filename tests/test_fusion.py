@@ -1,4 +1,10 @@
-"""qa.fusion gives exactly the hits and order of ranking every passage (Retriever.search today)."""
+"""qa.fusion: RRF over the top of each list.
+
+Where a list has at most M rows (the eleven real cases: 50 passages) it must give
+exactly the hits, order and fused scores of ranking every row, as retrieval did
+before; above that, exactly its definition (top M exact, deeper ranks estimated from
+a sample), written out plainly here.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,56 @@ import pytest
 from qa import index as store
 from qa.config import Settings
 from qa.embedding import HashingEmbedder
-from qa.fusion import exact_rank, fused_full, fused_top
-from qa.retrieval import Retriever, _rrf
+from qa.fusion import CANDIDATES, TopList, fuse, top_lexical, top_rows, window
+from qa.retrieval import Retriever
 
 
-def reference(
+def full_rrf(scores: np.ndarray) -> np.ndarray:
+    """1 / (60 + rank) of every row, ranking every row (stable: ties by row)."""
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores), dtype=np.float32)
+    return np.asarray(1.0 / (60 + ranks), dtype=np.float32)
+
+
+def ranking_everything(
     dense: np.ndarray, lexical: np.ndarray, k: int, allowed: np.ndarray | None
 ) -> tuple[list[int], list[float]]:
-    """Retriever.search's ordering, as written in retrieval.py."""
-    fused = _rrf(dense) + _rrf(lexical)
+    fused = full_rrf(dense) + full_rrf(lexical)
     order = np.argsort(-fused, kind="stable")
     if allowed is not None:
-        order = order[allowed[order]]
+        order = order[np.isin(order, allowed)]
     top = order[:k] if k > 0 else order
     return [int(i) for i in top], [float(fused[i]) for i in top]
+
+
+def truncated_reference(
+    dense: np.ndarray, lexical: np.ndarray, k: int, allowed: np.ndarray | None
+) -> tuple[list[int], list[float]]:
+    """The definition: each list's top M rows keep their rank; any other candidate ranks after them,
+    at the share of a strided sample of that list's scores above its own, times the list's length."""
+    size = max(CANDIDATES, 4 * k)
+    known_d = [int(r) for r in top_rows(dense, size)]
+    known_l = [int(r) for r in top_lexical(lexical, size)]
+    candidates = sorted(set(known_d) | set(known_l)) if allowed is None else [int(r) for r in allowed]
+
+    def ranks(known: list[int], scores: np.ndarray) -> dict[int, float]:
+        sampled = [float(x) for x in scores[:: max(1, len(scores) // 2048)]]
+        out: dict[int, float] = {row: float(i) for i, row in enumerate(known)}
+        for row in candidates:
+            if row not in out:
+                above = sum(x > scores[row] for x in sampled)
+                out[row] = max(above * len(scores) / len(sampled), float(len(known)))
+        return out
+
+    rank_d, rank_l = ranks(known_d, dense), ranks(known_l, lexical)
+    fused = {
+        r: np.float32(1 / np.float32(60 + np.float32(rank_d[r])))
+        + np.float32(1 / np.float32(60 + np.float32(rank_l[r])))
+        for r in candidates
+    }
+    order = sorted(candidates, key=lambda r: (-fused[r], r))
+    top = order[:k] if k > 0 else order
+    return top, [float(fused[r]) for r in top]
 
 
 def scores(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
@@ -35,40 +77,67 @@ def scores(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("n", [5, 300, 3000])
-@pytest.mark.parametrize("kinds", [("continuous", "continuous"), ("coarse", "continuous"), ("continuous", "sparse")])
-def test_same_hits_and_order_as_ranking_everything(n: int, kinds: tuple[str, str]) -> None:
+def fused_rows(
+    dense: np.ndarray, lexical: np.ndarray, k: int, allowed: np.ndarray | None
+) -> tuple[list[int], list[float]]:
+    lists = TopList.of_scores(dense, window(k)), TopList.of_scores(lexical, window(k), lexical=True)
+    rows, fused, cosines = fuse(*lists, k, allowed)
+    assert cosines.tolist() == dense[rows].tolist()
+    return rows.tolist(), fused.tolist()
+
+
+KINDS = [("continuous", "continuous"), ("coarse", "continuous"), ("continuous", "sparse"), ("coarse", "coarse")]
+
+
+@pytest.mark.parametrize("n", [1, 5, 50, CANDIDATES])
+@pytest.mark.parametrize("kinds", KINDS)
+def test_up_to_m_rows_it_is_ranking_everything(n: int, kinds: tuple[str, str]) -> None:
     rng = np.random.default_rng(n)
     for trial in range(20):
         dense, lexical = scores(rng, n, kinds[0]), scores(rng, n, kinds[1])
-        mask = rng.random(n) < (0.003 if trial % 2 else 0.3) if trial % 3 == 0 else None
+        allowed = np.flatnonzero(rng.random(n) < (0.05 if trial % 2 else 0.3)) if trial % 3 == 0 else None
         for k in (1, 3, 8, 0):
-            rows, fused = fused_top(dense, lexical, k, mask)
-            expected_rows, expected_fused = reference(dense, lexical, k, mask)
-            assert rows.tolist() == expected_rows
-            assert fused.tolist() == expected_fused
+            assert fused_rows(dense, lexical, k, allowed) == ranking_everything(dense, lexical, k, allowed)
 
 
-def test_exact_rank_is_the_stable_descending_position() -> None:
-    values = np.array([3, 1, 3, 2, 3, 0], dtype=np.float32)
-    order = np.argsort(-values, kind="stable").tolist()
-    assert [exact_rank(values, row) for row in range(6)] == [order.index(row) for row in range(6)]
+@pytest.mark.parametrize("n", [CANDIDATES + 1, 3000])
+@pytest.mark.parametrize("kinds", KINDS)
+def test_above_m_rows_it_is_rrf_over_the_top_of_each_list(n: int, kinds: tuple[str, str]) -> None:
+    rng = np.random.default_rng(n)
+    for trial in range(6):
+        dense, lexical = scores(rng, n, kinds[0]), scores(rng, n, kinds[1])
+        allowed = np.flatnonzero(rng.random(n) < 0.01) if trial % 2 else None
+        for k in (1, 8, 0):
+            assert fused_rows(dense, lexical, k, allowed) == truncated_reference(dense, lexical, k, allowed)
 
 
-def test_fused_full_is_retrievals_fusion() -> None:
-    rng = np.random.default_rng(1)
-    dense, lexical = rng.standard_normal(500).astype(np.float32), rng.integers(0, 5, 500).astype(np.float32)
-    assert np.array_equal(fused_full(dense, lexical), _rrf(dense) + _rrf(lexical))
+def test_a_row_high_in_both_lists_beats_one_high_in_only_one() -> None:
+    dense = np.linspace(1, 0, 1000, dtype=np.float32)  # row 0 best
+    lexical = np.zeros(1000, dtype=np.float32)
+    lexical[[1, 999]] = [2.0, 1.0]
+    rows, _ = fused_rows(dense, lexical, 3, None)
+    assert rows == [1, 0, 2]  # second and first beat first and absent; row 999 (dense rank 999) is nowhere near
 
 
-def test_on_a_real_index_every_dev_question_gets_the_same_hits(built: Settings, fake: HashingEmbedder) -> None:
+def test_top_rows_keeps_the_boundary_tie_group_unless_it_is_huge() -> None:
+    values = np.array([5, 4, 4, 4, 1, 0], dtype=np.float32)
+    assert top_rows(values, 2).tolist() == [0, 1, 2, 3]
+    assert top_rows(np.zeros(100, dtype=np.float32), 2).tolist() == []
+    assert top_lexical(np.array([0, 3, 0, 1] + [0] * 300, dtype=np.float32), 2).tolist() == [1, 3]
+
+
+def test_on_a_real_index_search_is_the_fusion_of_its_scores(built: Settings, fake: HashingEmbedder) -> None:
     retriever = Retriever(store.load_current(built.index_dir), fake)
     for question in ["警快办有多少人注册？", "莎姐", "调解成功率是多少", "What is Jingkuaiban?", "南岸区"]:
         query = retriever.prepare(question)
         dense, lexical = retriever.dense_scores(query), retriever.lexical_scores(query)
         for case_ids in ([], retriever.names.find(query)):
-            mask = retriever._rows_of(case_ids)
-            rows, _ = fused_top(dense, lexical, 8, mask)
-            assert [h.chunk.chunk_id for h in retriever.search(query, 8, case_ids)] == [
-                retriever.data.chunks[i].chunk_id for i in rows
-            ]
+            allowed = (
+                np.array([i for i, c in enumerate(retriever.data.chunks) if c.case_id in case_ids])
+                if case_ids
+                else None
+            )
+            rows, fused = ranking_everything(dense, lexical, 8, allowed)
+            hits = retriever.search(query, 8, case_ids)
+            assert [h.chunk.chunk_id for h in hits] == [retriever.data.chunks[i].chunk_id for i in rows]
+            assert [h.score for h in hits] == fused

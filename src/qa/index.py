@@ -323,7 +323,7 @@ def load_dir(folder: Path) -> IndexData:
         chunks = [Chunk.from_dict(json.loads(line)) for line in _lines(folder / CHUNKS)]
         meta = json.loads((folder / CASES).read_text(encoding="utf-8"))
         figures = [Figure.from_dict(f) for f in meta["figures"]]
-        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
+        vectors = stored_vectors(index)
         background = np.load(folder / BACKGROUND)
     except Exception as exc:  # faiss raises RuntimeError, json ValueError, files OSError/KeyError
         raise IndexCorrupt(f"cannot read index in {folder}: {exc}") from exc
@@ -334,6 +334,30 @@ def load_dir(folder: Path) -> IndexData:
     data.glossary = meta.get("glossary", {})
     data.doc_freq = load_doc_freq(folder)
     return data
+
+
+class _Held:
+    """Exposes the vectors a FAISS index stores as an array that keeps the index alive (its ``base``)."""
+
+    def __init__(self, index: Any, view: np.ndarray) -> None:
+        self.index = index
+        self.__array_interface__ = view.__array_interface__
+
+
+def stored_vectors(index: Any) -> np.ndarray:
+    """The vectors inside ``index`` (flat or HNSW), read-only, without a second copy.
+
+    ``reconstruct_n`` copied them: at 70,000 passages that is 107 MB more resident
+    memory for the same numbers. The array's base holds the index, so the memory
+    stays valid as long as anyone holds the array.
+    """
+    if not index.ntotal:
+        return np.zeros((0, index.d), np.float32)
+    storage: Any = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSWFlat) else index
+    view = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    vectors = np.asarray(_Held(index, view))
+    vectors.setflags(write=False)
+    return vectors
 
 
 def _honour_search(folder: Path, index: Any, manifest: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from .models import Reply
 
 LOW_CONFIDENCE = 0.95  # below this, the cited passage was not near the top of both searches
-RRF_TOP = 2 / 60  # the fused score of a passage ranked first by both searches (retrieval.RRF_K = 60)
+RRF_TOP = 2 / 60  # the fused score of a passage ranked first by both searches (fusion.RRF_K = 60)
 CHART_DAYS = 30
 # Escape sequences (CSI "ESC [ … letter", OSC "ESC ] … BEL/ST", and two-character ones) go whole, so no "[2J" is left.
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")

@@ -202,8 +202,9 @@ def _sentence_spans(
 ) -> list[Span]:
     tagged = _tag(sentence)
     words = tagged.words
-    context = _Context.of(qwords, weights, words, sentence, question)
+    context = _Context.of(qwords, weights, tagged, sentence, question)
     clauses = _clauses(words)
+    fixed = (_SENT_RANK[min(rank, 2)], _PSG_RANK[min(passage, 2)])
     seen: set[tuple[int, int]] = set()
     spans = []
     for i, j in _ranges(clauses):
@@ -214,105 +215,143 @@ def _sentence_spans(
         text = "".join(words[i:j])
         if len(text) > MAX_CHARS:
             continue
-        ids, values = _features(context, tagged, clauses, i, j, text, passage, rank)
+        ids, values = _features(context, clauses, i, j, text, fixed)
         spans.append(Span(text, sentence, passage, len("".join(words[:i])), ids, values))
     return spans
 
 
+_SENT_RANK = [DENSE_INDEX[f"sent_rank{r}"] for r in range(3)]
+_PSG_RANK = [DENSE_INDEX[f"psg_rank{r}"] for r in range(3)]
+_CROSSES = [DENSE_INDEX[f"crosses{r}"] for r in range(3)]
+_WORDS = [0] + [DENSE_INDEX[f"words_{n}"] for n in range(1, 10)]
+_HEAD = [DENSE_INDEX[k] for k in "bias sent_match sent_bigram clause_match in_span left_ctx right_ctx".split()]
+_HEAD += [DENSE_INDEX[k] for k in "adj_left adj_right near_left near_right".split()]
+_MIDDLE = [DENSE_INDEX[k] for k in ("clause_start", "clause_end", "whole_sentence")]
+_TAIL = [DENSE_INDEX[k] for k in ("has_digit", "chars_log", "words_log")]
+
+
 @dataclass(frozen=True)
 class _Context:
-    """Per-sentence arrays that make each span's alignment features O(1)."""
+    """Per-sentence tables that make each span's features look-ups, not loops.
 
-    matched: np.ndarray  # weight of each word of the sentence that is a question word
-    cumulative: np.ndarray
+    Everything a span's features need that depends on one edge only (alignment
+    sums, the nearest question word, the clause of a word, the hashed crosses of an
+    edge word) is computed once per sentence; a sentence has ~30 words and ~170 spans.
+    """
+
+    matched: list[float]  # weight of each word of the sentence that is a question word
+    cumulative: list[float]
     total: float
     sent_match: float
     sent_bigram: float
     slots: list[str]  # question words the sentence lacks: what the question asks for
+    near_left: list[float]  # 1 / distance from word i back to the nearest question word (0: none in WINDOW)
+    near_right: list[float]  # 1 / distance from word j - 1 on to the nearest question word at or after j
+    clause_at: list[int]  # the clause each word belongs to
+    cross: list[_Crosses]  # the plain crosses, then one table per slot
 
     @classmethod
-    def of(
-        cls, qwords: list[str], weights: dict[str, float], words: list[str], sentence: str, question: str
-    ) -> _Context:
-        qset = set(qwords)
-        matched = np.array([weights.get(w, 0.0) if w in qset else 0.0 for w in words], dtype=np.float64)
+    def of(cls, qwords: list[str], weights: dict[str, float], tagged: _Words, sentence: str, question: str) -> _Context:
+        qset, words = set(qwords), tagged.words
+        matched = [weights.get(w, 0.0) if w in qset else 0.0 for w in words]
         total = sum(weights.values()) or 1.0
         present = sum(v for w, v in weights.items() if w in sentence)
         qgrams = _bigrams(question)
         slots = [w for w in dict.fromkeys(qwords) if w not in sentence][:6]
+        clause_at = [k for k, (a, b) in enumerate(_clauses(words)) for _ in range(a, b)]
         return cls(
             matched,
-            np.concatenate([[0.0], np.cumsum(matched)]),
+            np.concatenate([[0.0], np.cumsum(np.array(matched, dtype=np.float64))]).tolist(),
             total,
             present / total,
             len(qgrams & _bigrams(sentence)) / (len(qgrams) or 1),
             slots,
+            [_near(matched, range(i - 1, max(0, i - WINDOW) - 1, -1), i) for i in range(len(words) + 1)],
+            [_near(matched, range(j, min(len(words), j + WINDOW)), j - 1) for j in range(len(words) + 1)],
+            clause_at,
+            [_Crosses.of((), tagged)] + [_Crosses.of(("q", slot), tagged) for slot in slots],
         )
 
     def inside(self, i: int, j: int) -> float:
-        return float(self.cumulative[j] - self.cumulative[i]) / self.total
+        return (self.cumulative[j] - self.cumulative[i]) / self.total
 
-    def nearest(self, i: int, j: int) -> tuple[float, float]:
-        left = [i - k for k in range(max(0, i - WINDOW), i) if self.matched[k] > 0]
-        right = [k - j + 1 for k in range(j, min(len(self.matched), j + WINDOW)) if self.matched[k] > 0]
-        return (1.0 / min(left) if left else 0.0), (1.0 / min(right) if right else 0.0)
+
+def _near(matched: list[float], positions: range, origin: int) -> float:
+    """1 / distance from ``origin`` to the first matched position (in the order given), else 0."""
+    return next((1.0 / abs(k - origin) for k in positions if matched[k] > 0), 0.0)
+
+
+@dataclass(frozen=True)
+class _Crosses:
+    """Hashed ids of one prefix (none, or ("q", slot)) crossed with each edge shape, by word position."""
+
+    first: list[int]  # part of speech of word i, as the span's first
+    last: list[int]  # indexed by j: part of speech of word j - 1
+    lastch: list[int]  # indexed by j: last character of word j - 1
+    digit: tuple[int, int]
+    length: list[int]  # indexed by min(words, 9)
+    prev: list[int]  # indexed by i: word i - 1 (or <s>)
+    next: list[int]  # indexed by j: word j (or </s>)
+
+    @classmethod
+    def of(cls, prefix: tuple[str, ...], tagged: _Words) -> _Crosses:
+        words, flags, n = tagged.words, tagged.flags, len(tagged.words)
+        return cls(
+            [_hash(*prefix, "first", f) for f in flags],
+            [0] + [_hash(*prefix, "last", f) for f in flags],
+            [0] + [_hash(*prefix, "lastch", w[-1]) for w in words],
+            (_hash(*prefix, "digit", "False"), _hash(*prefix, "digit", "True")),
+            [0] + [_hash(*prefix, "len", str(m)) for m in range(1, 10)],
+            [_hash(*prefix, "prev", words[i - 1] if i > 0 else "<s>") for i in range(n + 1)],
+            [_hash(*prefix, "next", words[j] if j < n else "</s>") for j in range(n + 1)],
+        )
+
+    def ids(self, i: int, j: int, digit: bool) -> list[int]:
+        """In the order of the shape features: first, last, lastch, digit, len, prev, next."""
+        return [
+            self.first[i], self.last[j], self.lastch[j], self.digit[digit], self.length[min(j - i, 9)],
+            self.prev[i], self.next[j],
+        ]  # fmt: skip
 
 
 def _features(
-    c: _Context, tagged: _Words, clauses: list[tuple[int, int]], i: int, j: int, text: str, passage: int, rank: int
+    c: _Context, clauses: list[tuple[int, int]], i: int, j: int, text: str, fixed: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    words, flags = tagged.words, tagged.flags
-    clause_of = [k for k, (a, b) in enumerate(clauses) if a < j and b > i]
-    first, last = clauses[clause_of[0]], clauses[clause_of[-1]]
-    near_left, near_right = c.nearest(i, j)
+    """Dense features (ids in a fixed order), then the hashed crosses: the same ids and values as the
+    named features of feature version 1, built from the per-sentence tables."""
+    n_words = len(c.matched)
+    first_clause, last_clause = c.clause_at[i], c.clause_at[j - 1]
+    first, last = clauses[first_clause], clauses[last_clause]
     n = j - i
     digit = any(ch.isdigit() for ch in text)
-    dense = {
-        "bias": 1.0,
-        "sent_match": c.sent_match,
-        "sent_bigram": c.sent_bigram,
-        "clause_match": c.inside(first[0], last[1]),
-        "in_span": c.inside(i, j),
-        "left_ctx": c.inside(max(0, i - WINDOW), i),
-        "right_ctx": c.inside(j, min(len(words), j + WINDOW)),
-        "adj_left": float(i > 0 and c.matched[i - 1] > 0),
-        "adj_right": float(j < len(words) and c.matched[j] > 0),
-        "near_left": near_left,
-        "near_right": near_right,
-        f"sent_rank{min(rank, 2)}": 1.0,
-        f"psg_rank{min(passage, 2)}": 1.0,
-        "clause_start": float(i == first[0]),
-        "clause_end": float(j >= last[1] - 1),
-        "whole_sentence": float(i == 0 and j >= len(words) - 1),
-        f"crosses{min(len(clause_of) - 1, 2)}": 1.0,
-        "has_digit": float(digit),
-        "chars_log": math.log1p(len(text)),
-        "words_log": math.log1p(n),
-        f"words_{min(n, 9)}": 1.0,
-    }
-    hashed = _crosses(c.slots, words, flags, i, j, text, digit)
-    ids = np.array([DENSE_INDEX[k] for k in dense] + hashed, dtype=np.int64)
-    values = np.array(list(dense.values()) + [1.0] * len(hashed), dtype=np.float32)
-    return ids, values
-
-
-def _crosses(slots: list[str], words: list[str], flags: list[str], i: int, j: int, text: str, digit: bool) -> list[int]:
-    """Lexical features: the span's edges and neighbours, and each unmatched question word crossed with them."""
-    prev_word = words[i - 1] if i > 0 else "<s>"
-    next_word = words[j] if j < len(words) else "</s>"
-    shape = (
-        ("first", flags[i]),
-        ("last", flags[j - 1]),
-        ("lastch", text[-1]),
-        ("digit", str(digit)),
-        ("len", str(min(j - i, 9))),
-        ("prev", prev_word),
-        ("next", next_word),
-    )
-    out = [_hash(kind, value) for kind, value in shape]
-    for slot in slots:
-        out += [_hash("q", slot, kind, value) for kind, value in shape]
-    return out
+    values = [
+        1.0,
+        c.sent_match,
+        c.sent_bigram,
+        c.inside(first[0], last[1]),
+        c.inside(i, j),
+        c.inside(max(0, i - WINDOW), i),
+        c.inside(j, min(n_words, j + WINDOW)),
+        float(i > 0 and c.matched[i - 1] > 0),
+        float(j < n_words and c.matched[j] > 0),
+        c.near_left[i],
+        c.near_right[j],
+        1.0,
+        1.0,
+        float(i == first[0]),
+        float(j >= last[1] - 1),
+        float(i == 0 and j >= n_words - 1),
+        1.0,
+        float(digit),
+        math.log1p(len(text)),
+        math.log1p(n),
+        1.0,
+    ]
+    ids = [*_HEAD, *fixed, *_MIDDLE, _CROSSES[min(last_clause - first_clause, 2)], *_TAIL, _WORDS[min(n, 9)]]
+    for table in c.cross:
+        ids += table.ids(i, j, digit)
+    values += [1.0] * (len(ids) - len(values))
+    return np.array(ids, dtype=np.int64), np.array(values, dtype=np.float32)
 
 
 class Reader:

@@ -20,15 +20,15 @@ import bm25s
 import numpy as np
 
 from .embedding import Embedder
-from .fusion import fused_top
+from .fusion import TopList, fuse, sample_rows, window
 from .glossary import translate
-from .index import IndexData
+from .index import IndexData, dense_top, search_kind
 from .models import Chunk, Hit
 from .text import CJK, TypoIndex, add_words, normalise, occurrences, pinyin_key, tokens
 
-RRF_K = 60
 QUERY_CACHE = 2048  # query vectors kept per index version (384 floats each: ~3 MB)
 QUOTED = re.compile(r"“([^”]{2,12})”")
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,17 @@ class CaseNames:
         self._by_case: dict[str, list[str]] = {}
         for name, case_id in self.by_name.items():
             self._by_case.setdefault(case_id, []).append(name)
+        self._pinyin_by_case: dict[str, list[str]] = {}
+        for sound, case_id in self.by_pinyin.items():
+            self._pinyin_by_case.setdefault(case_id, []).append(sound)
 
     def names_of(self, case_ids: Iterable[str]) -> set[str]:
-        """Every name of these cases."""
+        """Every name of these cases (a look-up: scanning every name grew with the corpus)."""
         return {name for case_id in case_ids for name in self._by_case.get(case_id, ())}
+
+    def pinyin_of(self, case_ids: Iterable[str]) -> set[str]:
+        """The toneless pinyin keys that name these cases."""
+        return {sound for case_id in case_ids for sound in self._pinyin_by_case.get(case_id, ())}
 
     def find(self, text: str) -> list[str]:
         """Case ids named in ``text``, in order of first appearance."""
@@ -179,21 +186,46 @@ class Retriever:
 
     def __init__(self, data: IndexData, embedder: Embedder) -> None:
         self._last_dense: tuple[str, np.ndarray] | None = None
+        self._last_top: tuple[str, int, np.ndarray, np.ndarray] | None = None
+        self._last_lexical: tuple[tuple[str, tuple[str, ...]], np.ndarray] | None = None
+        self._last_dense_list: tuple[tuple[str, int], TopList] | None = None
+        self._last_lexical_list: tuple[tuple[str, tuple[str, ...], int], TopList] | None = None
         self.data = data
+        # Above the ANN threshold the build wrote HNSW: then only the top of the dense list is known,
+        # and ranking every passage (vectors @ q) is what grew with the corpus (docs/benchmarks.md).
+        self.approximate = search_kind(data.manifest) == "hnsw"
+        # The rows whose cosines estimate deeper dense ranks there, in one block (a gather per query cost more).
+        self._sample_vectors = np.ascontiguousarray(
+            data.vectors[sample_rows(len(data.chunks)) if self.approximate else []]
+        )
         self.embedder = embedder
         self.cases = {c["id"]: CaseInfo.from_meta(c) for c in data.cases}
         self.names = CaseNames(self.cases.values())
         add_words(self.names.by_name)
         self.terms = _corpus_terms(data.chunks)
+        self.term_set = frozenset(self.terms)
         self.lexicon = list(self.names.by_name) + self.terms
         self.typos = TypoIndex(self.lexicon)
-        self.bm25 = bm25s.BM25()
-        self.bm25.index([self._doc_tokens(c) for c in data.chunks] or [["∅"]], show_progress=False)
+        self.bm25 = self._bm25(data.chunks)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
-        self._rows_by_case: dict[str, list[int]] = {}
+        rows_by_case: dict[str, list[int]] = {}
         for row, chunk in enumerate(data.chunks):
-            self._rows_by_case.setdefault(chunk.case_id, []).append(row)
+            rows_by_case.setdefault(chunk.case_id, []).append(row)
+        self._case_rows = {case_id: np.array(rows, dtype=np.int64) for case_id, rows in rows_by_case.items()}
+
+    def _bm25(self, chunks: list[Chunk]) -> bm25s.BM25:
+        """BM25 over every chunk, each turned into token ids as soon as it is cut.
+
+        Lists of token strings for every chunk held a new string per token (358 MB
+        at 70,000 passages, not given back to the OS after indexing); the ids point
+        to the vocabulary's own ints. bm25s scores the same either way.
+        """
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(t, len(vocab)) for t in self._doc_tokens(c)] for c in chunks]
+        index = bm25s.BM25()
+        index.index((ids, vocab) if ids else [["∅"]], show_progress=False)
+        return index
 
     def _doc_tokens(self, chunk: Chunk) -> list[str]:
         case = self.cases.get(chunk.case_id)
@@ -250,10 +282,35 @@ class Retriever:
         return scores
 
     def lexical_scores(self, query: str, expand: Sequence[str] = ()) -> np.ndarray:
+        """BM25 score of every chunk; the last query's are kept (a question asks for them several times)."""
+        key = (query, tuple(expand))
+        last = self._last_lexical
+        if last is not None and last[0] == key:
+            return last[1]
         terms = list(tokens(query)) + list(expand)
         if not self.data.chunks or not terms:  # bm25s indexes terms[0]: "0.0" has no tokens at all
-            return np.zeros(len(self.data.chunks), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+            scores = np.zeros(len(self.data.chunks), dtype=np.float32)
+        else:
+            scores = np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+        scores.setflags(write=False)  # shared between calls, as dense_scores
+        self._last_lexical = (key, scores)
+        return scores
+
+    def best_dense(self, query: str) -> float:
+        """The highest cosine of the query to any chunk (0 for an empty index)."""
+        if self.approximate:
+            scores = self.dense_top(query, 1)[1]
+            return max(float(scores[0]), 0.0) if len(scores) else 0.0
+        return float(self.dense_scores(query).max(initial=0.0))
+
+    def dense_top(self, query: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosines of the ``size`` nearest chunks through the version's FAISS index (last query kept)."""
+        last = self._last_top
+        if last is not None and last[0] == query and last[1] >= size:
+            return last[2][:size], last[3][:size]
+        rows, scores = dense_top(self.data, self.query_vector(query), size)
+        self._last_top = (query, size, rows, scores)
+        return rows, scores
 
     def translate(self, query: str) -> list[str]:
         """Corpus words for the English words of ``query`` (empty for Chinese)."""
@@ -266,29 +323,53 @@ class Retriever:
 
         ``expand`` adds words to the lexical side only (translations of an English question).
         """
-        dense, lexical = self.dense_scores(query), self.lexical_scores(query, expand)
-        # Only the top k is ranked (qa.fusion): ranking every passage was half the cost at 10,000 cases.
-        rows, fused = fused_top(dense, lexical, k, self._rows_of(case_ids or ()))
+        m = window(k)
+        lexical = self.lexical_scores(query, expand)
+        dense_list, lexical_list = self._dense_list(query, m), self._lexical_list(query, expand, m)
+        rows, fused, cosines = fuse(dense_list, lexical_list, k, self._allowed_rows(case_ids))
         return [
-            Hit(self.data.chunks[i], float(f), float(dense[i]), float(lexical[i]))
-            for i, f in zip(map(int, rows), fused, strict=True)
+            Hit(self.data.chunks[i], float(f), float(c), float(lexical[i]))
+            for i, f, c in zip(map(int, rows), fused, cosines, strict=True)
         ]
 
-    def _rows_of(self, case_ids: Iterable[str]) -> np.ndarray | None:
-        """A mask of the chunks of these cases (None for no restriction), by look-up rather than a scan."""
-        wanted = list(case_ids)
+    def _dense_list(self, query: str, m: int) -> TopList:
+        """The dense ranking's top ``m`` (kept for the question's next search).
+
+        Flat versions score every chunk (one matrix product); HNSW versions ask the
+        graph for the top and score only candidates and a fixed sample of rows.
+        """
+        last = self._last_dense_list
+        if last is not None and last[0] == (query, m):
+            return last[1]
+        if self.approximate:
+            vector = self.query_vector(query)
+
+            def cosines(rows: np.ndarray) -> np.ndarray:
+                return np.asarray(self.data.vectors[rows] @ vector, dtype=np.float32)
+
+            sampled = np.sort(self._sample_vectors @ vector)
+            ranked = TopList(self.dense_top(query, m)[0], cosines, sampled, len(self.data.chunks))
+        else:
+            ranked = TopList.of_scores(self.dense_scores(query), m)
+        self._last_dense_list = ((query, m), ranked)
+        return ranked
+
+    def _lexical_list(self, query: str, expand: Sequence[str], m: int) -> TopList:
+        """The BM25 ranking's top ``m`` (kept likewise)."""
+        key = (query, tuple(expand), m)
+        last = self._last_lexical_list
+        if last is not None and last[0] == key:
+            return last[1]
+        ranked = TopList.of_scores(self.lexical_scores(query, expand), m, lexical=True)
+        self._last_lexical_list = (key, ranked)
+        return ranked
+
+    def _allowed_rows(self, case_ids: Iterable[str] | None) -> np.ndarray | None:
+        """The chunk rows of these cases, sorted (None, no restriction, when no case is given)."""
+        wanted = list(case_ids or ())
         if not wanted:
             return None
-        mask = np.zeros(len(self.data.chunks), dtype=bool)
-        for case_id in wanted:
-            mask[self._rows_by_case.get(case_id, [])] = True
-        return mask
-
-
-def _rrf(scores: np.ndarray) -> np.ndarray:
-    ranks = np.empty(len(scores), dtype=np.float32)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores), dtype=np.float32)
-    return np.asarray(1.0 / (RRF_K + ranks), dtype=np.float32)
+        return np.unique(np.concatenate([self._case_rows.get(c, _NO_ROWS) for c in wanted]))
 
 
 def _corpus_terms(chunks: list[Chunk]) -> list[str]:

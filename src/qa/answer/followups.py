@@ -93,8 +93,8 @@ class FollowUps:
 
     def _only_names(self, text: str, named: list[str]) -> bool:
         """ "那石柱呢？", "What about Sha Jie?": nothing but case names and particles."""
-        names = [n for n, cid in self.kb.retriever.names.by_name.items() if cid in named]
-        sounds = [p for p, cid in self.kb.retriever.names.by_pinyin.items() if cid in named]
+        names = self.kb.retriever.names.names_of(named)
+        sounds = self.kb.retriever.names.pinyin_of(named)
         for word in jieba.lcut(text.lower()):
             word = word.strip()
             if not word or not (CJK.search(word) or word.isalnum()) or word in ELLIPSIS:
@@ -113,7 +113,7 @@ class FollowUps:
         old = self.kb.retriever.names.find(previous)
         if not old or old[0] == case_id:
             return None
-        surface = [n for n, cid in self.kb.retriever.names.by_name.items() if cid == old[0] and n in previous]
+        surface = [n for n in self.kb.retriever.names.names_of(old[:1]) if n in previous]
         new_name = self.kb.cases[case_id].short_name
         for name in sorted(surface, key=lambda n: (-len(n), n)):
             previous = previous.replace(name, new_name)

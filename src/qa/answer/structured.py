@@ -176,8 +176,8 @@ class Structured:
         measure = MEASURE.search(query)
         # The case's own names say which case, not which figure; quoted terms of the text (“贵和工作室”)
         # are names too. Long titles are left out: their words ("化解", "纠纷") are what figures measure.
-        own = [n for n, cid in self.kb.retriever.names.by_name.items() if cid == case_id and len(n) <= NAME_CHARS]
-        terms = set(self.kb.retriever.terms)
+        own = [n for n in self.kb.retriever.names.names_of([case_id]) if len(n) <= NAME_CHARS]
+        terms = self.kb.retriever.term_set
         plain = [w for w in metric if w not in terms and not any(w in n for n in own)]
         named = [w for w in metric if w not in plain]
         scored = []

@@ -45,7 +45,7 @@ class TopicGate:
         focus = [w for w in content_words(q.query) + list(q.terms) if CJK.search(w)]
         lexical = min(float(self.kb.retriever.lexical_scores(q.query, q.terms).max(initial=0.0)), TOPIC_LEXICAL_CAP)
         return Evidence(
-            kb_best=round(float(self.kb.retriever.dense_scores(q.query).max(initial=0.0)), 6),
+            kb_best=round(self.kb.retriever.best_dense(q.query), 6),
             background_best=round(float(scores.max()), 6),
             lexical=lexical / TOPIC_LEXICAL_CAP,
             coverage=self._coverage(focus, top_case) if focus else 0.0,
