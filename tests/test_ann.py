@@ -15,6 +15,7 @@ from qa.build import build_index
 from qa.config import Settings
 from qa.embedding import HashingEmbedder
 from qa.errors import IndexCorrupt
+from qa.retrieval import Retriever
 
 
 def _small_threshold(settings: Settings) -> Settings:
@@ -117,3 +118,19 @@ def test_a_flat_fallback_is_up_to_date_on_the_next_build(
     monkeypatch.setattr(store, "ANN_RECALL", 1.01)
     first = build_index(_small_threshold(settings), fake, progress=False)
     assert build_index(_small_threshold(settings), fake, progress=False).version == first.version
+
+
+def test_retrieval_over_an_hnsw_version_uses_the_graph_and_finds_what_flat_finds(
+    built: Settings, fake: HashingEmbedder
+) -> None:
+    """50 passages: the graph returns every one of them, so its top list is the full ranking."""
+    flat = Retriever(store.load_current(built.index_dir), fake)
+    build_index(_small_threshold(built), fake, progress=False)
+    graph = Retriever(store.load_current(built.index_dir), fake)
+    assert graph.approximate and not flat.approximate
+    for question in ["警快办有多少人注册？", "莎姐", "调解成功率是多少", "What is Jingkuaiban?"]:
+        query = flat.prepare(question)
+        for case_ids in ([], flat.names.find(query)):
+            expected = [(h.chunk.chunk_id, h.score) for h in flat.search(query, 8, case_ids)]
+            assert [(h.chunk.chunk_id, h.score) for h in graph.search(query, 8, case_ids)] == expected
+        assert graph.best_dense(query) == pytest.approx(flat.best_dense(query), abs=1e-6)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import bm25s
 import numpy as np
@@ -185,11 +185,12 @@ class Retriever:
     """Hybrid search over one loaded index version."""
 
     def __init__(self, data: IndexData, embedder: Embedder) -> None:
-        self._last_dense: tuple[str, np.ndarray] | None = None
-        self._last_top: tuple[str, int, np.ndarray, np.ndarray] | None = None
-        self._last_lexical: tuple[tuple[str, tuple[str, ...]], np.ndarray] | None = None
-        self._last_dense_list: tuple[tuple[str, int], TopList] | None = None
-        self._last_lexical_list: tuple[tuple[str, tuple[str, ...], int], TopList] | None = None
+        # One question searches the same string 2-3 times (the whole base, then within a case):
+        # each of these keeps what it computed for the last one.
+        self._dense: _Last[np.ndarray] = _Last()
+        self._lexical: _Last[np.ndarray] = _Last()
+        self._dense_lists: _Last[TopList] = _Last()
+        self._lexical_lists: _Last[TopList] = _Last()
         self.data = data
         # Above the ANN threshold the build wrote HNSW: then only the top of the dense list is known,
         # and ranking every passage (vectors @ q) is what grew with the corpus (docs/benchmarks.md).
@@ -265,52 +266,29 @@ class Retriever:
                 self._query_vectors.popitem(last=False)
 
     def dense_scores(self, query: str) -> np.ndarray:
-        """Cosine similarity of the query to every chunk.
+        """Cosine similarity of the query to every chunk (kept for the last query: a pass over every vector).
 
-        One question searches several times (the whole base, then within a case); the last
-        query's scores are kept, a pass over every vector each, so a question pays for one.
-        The pair is replaced in one assignment: a concurrent question never sees a mixture.
+        Read-only: the array is shared between calls, and a concurrent question never
+        sees a mixture (the cache is replaced in one assignment).
         """
-        if not self.data.chunks:
-            return np.zeros(0, dtype=np.float32)
-        last = self._last_dense
-        if last is not None and last[0] == query:
-            return last[1]
-        scores = np.asarray(self.data.vectors @ self.query_vector(query), dtype=np.float32)
-        scores.setflags(write=False)  # shared between calls: nobody may change it in place
-        self._last_dense = (query, scores)
-        return scores
+        return self._dense.get(query, lambda: _frozen(self.data.vectors @ self.query_vector(query)))
 
     def lexical_scores(self, query: str, expand: Sequence[str] = ()) -> np.ndarray:
-        """BM25 score of every chunk; the last query's are kept (a question asks for them several times)."""
-        key = (query, tuple(expand))
-        last = self._last_lexical
-        if last is not None and last[0] == key:
-            return last[1]
+        """BM25 score of every chunk (kept for the last query, read-only likewise)."""
+        return self._lexical.get((query, tuple(expand)), lambda: _frozen(self._bm25_scores(query, expand)))
+
+    def _bm25_scores(self, query: str, expand: Sequence[str]) -> np.ndarray:
         terms = list(tokens(query)) + list(expand)
         if not self.data.chunks or not terms:  # bm25s indexes terms[0]: "0.0" has no tokens at all
-            scores = np.zeros(len(self.data.chunks), dtype=np.float32)
-        else:
-            scores = np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
-        scores.setflags(write=False)  # shared between calls, as dense_scores
-        self._last_lexical = (key, scores)
-        return scores
+            return np.zeros(len(self.data.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
     def best_dense(self, query: str) -> float:
         """The highest cosine of the query to any chunk (0 for an empty index)."""
-        if self.approximate:
-            scores = self.dense_top(query, 1)[1]
-            return max(float(scores[0]), 0.0) if len(scores) else 0.0
-        return float(self.dense_scores(query).max(initial=0.0))
-
-    def dense_top(self, query: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and cosines of the ``size`` nearest chunks through the version's FAISS index (last query kept)."""
-        last = self._last_top
-        if last is not None and last[0] == query and last[1] >= size:
-            return last[2][:size], last[3][:size]
-        rows, scores = dense_top(self.data, self.query_vector(query), size)
-        self._last_top = (query, size, rows, scores)
-        return rows, scores
+        if not self.approximate:
+            return float(self.dense_scores(query).max(initial=0.0))
+        ranked = self._dense_list(query, window(1))
+        return max(float(ranked.score_of(ranked.known[:1])[0]), 0.0) if len(ranked.known) else 0.0
 
     def translate(self, query: str) -> list[str]:
         """Corpus words for the English words of ``query`` (empty for Chinese)."""
@@ -324,45 +302,38 @@ class Retriever:
         ``expand`` adds words to the lexical side only (translations of an English question).
         """
         m = window(k)
-        lexical = self.lexical_scores(query, expand)
-        dense_list, lexical_list = self._dense_list(query, m), self._lexical_list(query, expand, m)
-        rows, fused, cosines = fuse(dense_list, lexical_list, k, self._allowed_rows(case_ids))
+        lexical = self._lexical_list(query, expand, m)
+        rows, fused, cosines = fuse(self._dense_list(query, m), lexical, k, self._allowed_rows(case_ids))
         return [
-            Hit(self.data.chunks[i], float(f), float(c), float(lexical[i]))
-            for i, f, c in zip(map(int, rows), fused, cosines, strict=True)
+            Hit(self.data.chunks[i], float(f), float(c), float(x))
+            for i, f, c, x in zip(map(int, rows), fused, cosines, lexical.score_of(rows), strict=True)
         ]
 
     def _dense_list(self, query: str, m: int) -> TopList:
-        """The dense ranking's top ``m`` (kept for the question's next search).
+        """The dense ranking's top ``m``.
 
         Flat versions score every chunk (one matrix product); HNSW versions ask the
         graph for the top and score only candidates and a fixed sample of rows.
         """
-        last = self._last_dense_list
-        if last is not None and last[0] == (query, m):
-            return last[1]
-        if self.approximate:
-            vector = self.query_vector(query)
+        if not self.approximate:
+            return self._dense_lists.get((query, m), lambda: TopList.of_scores(self.dense_scores(query), m))
+        vector = self.query_vector(query)
 
-            def cosines(rows: np.ndarray) -> np.ndarray:
-                return np.asarray(self.data.vectors[rows] @ vector, dtype=np.float32)
+        def cosines(rows: np.ndarray) -> np.ndarray:
+            return np.asarray(self.data.vectors[rows] @ vector, dtype=np.float32)
 
-            sampled = np.sort(self._sample_vectors @ vector)
-            ranked = TopList(self.dense_top(query, m)[0], cosines, sampled, len(self.data.chunks))
-        else:
-            ranked = TopList.of_scores(self.dense_scores(query), m)
-        self._last_dense_list = ((query, m), ranked)
-        return ranked
+        def ranked() -> TopList:
+            known = dense_top(self.data, vector, m)[0]
+            return TopList(known, cosines, np.sort(self._sample_vectors @ vector), len(self.data.chunks))
+
+        return self._dense_lists.get((query, m), ranked)
 
     def _lexical_list(self, query: str, expand: Sequence[str], m: int) -> TopList:
-        """The BM25 ranking's top ``m`` (kept likewise)."""
+        """The BM25 ranking's top ``m``."""
         key = (query, tuple(expand), m)
-        last = self._last_lexical_list
-        if last is not None and last[0] == key:
-            return last[1]
-        ranked = TopList.of_scores(self.lexical_scores(query, expand), m, lexical=True)
-        self._last_lexical_list = (key, ranked)
-        return ranked
+        return self._lexical_lists.get(
+            key, lambda: TopList.of_scores(self.lexical_scores(query, expand), m, lexical=True)
+        )
 
     def _allowed_rows(self, case_ids: Iterable[str] | None) -> np.ndarray | None:
         """The chunk rows of these cases, sorted (None, no restriction, when no case is given)."""
@@ -370,6 +341,35 @@ class Retriever:
         if not wanted:
             return None
         return np.unique(np.concatenate([self._case_rows.get(c, _NO_ROWS) for c in wanted]))
+
+
+V = TypeVar("V")
+
+
+class _Last(Generic[V]):
+    """The value computed for the last key asked for: a one-entry cache, safe between threads.
+
+    The (key, value) pair is replaced in one assignment, so a concurrent caller sees
+    either the old pair or the new one, never a key with another key's value.
+    """
+
+    def __init__(self) -> None:
+        self._item: tuple[Hashable, V] | None = None
+
+    def get(self, key: Hashable, make: Callable[[], V]) -> V:
+        item = self._item
+        if item is not None and item[0] == key:
+            return item[1]
+        value = make()
+        self._item = (key, value)
+        return value
+
+
+def _frozen(scores: np.ndarray) -> np.ndarray:
+    """Float32 scores made read-only: they are shared by every search of a question."""
+    out = np.asarray(scores, dtype=np.float32)
+    out.setflags(write=False)
+    return out
 
 
 def _corpus_terms(chunks: list[Chunk]) -> list[str]:
