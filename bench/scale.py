@@ -164,7 +164,7 @@ def figures(bot: Any, index: Path, load_s: float) -> dict[str, Any]:
         "names": len(state.retriever.lexicon),
         "load_s": load_s,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "index_mb": sum(f.stat().st_size for f in (index / "current").resolve().iterdir()) / 2**20,
+        "index_mb": sum(f.stat().st_size for f in (index / "current").resolve().rglob("*") if f.is_file()) / 2**20,
     }
 
 

@@ -11,6 +11,7 @@ Layout (``QA_INDEX_DIR``, default ``index/``)::
         vectors.faiss              normalised vectors, inner product (= cosine): flat, or HNSW above
                                    the ANN threshold (the manifest's "search" says which)
         docfreq.json               per word, how many cases' texts contain it (answer-time IDF)
+        bm25/                      the BM25 index over every chunk (bm25s's files), memory-mapped at load
         chunks.jsonl               chunk metadata, row i = vector i
         cases.json                 case metadata and extracted figures
 
@@ -36,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import bm25s
 import faiss
 import numpy as np
 
@@ -47,6 +49,7 @@ KEEP_VERSIONS = 3
 MANIFEST, VECTORS, CHUNKS, CASES = "manifest.json", "vectors.faiss", "chunks.jsonl", "cases.json"
 BACKGROUND = "background.npy"
 DOCFREQ = "docfreq.json"
+BM25_DIR = "bm25"
 # HNSW settings: M links per node, the candidate list while building and while searching.
 # bench/ann_bench.py measures recall@10 against flat search with these (≥ 0.99 required).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
@@ -71,6 +74,8 @@ class IndexData:
     glossary: dict[str, list[str]] = field(default_factory=dict, repr=False)
     # Word → number of cases whose text contains it, precomputed by the build (qa.docfreq).
     doc_freq: dict[str, int] = field(default_factory=dict, repr=False)
+    # The BM25 index (bm25s.BM25) the build tokenised, or None (older versions): retrieval then builds it.
+    bm25: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.faiss_index is None:
@@ -204,6 +209,11 @@ def _write_files(folder: Path, data: IndexData) -> None:
     _write_text(folder / CASES, json.dumps(cases, ensure_ascii=False, indent=1))
     np.save(folder / BACKGROUND, np.asarray(data.background, dtype=np.float32))
     _write_text(folder / DOCFREQ, json.dumps(data.doc_freq, ensure_ascii=False, sort_keys=True))
+    if data.bm25 is not None:
+        data.bm25.save(folder / BM25_DIR, show_progress=False)
+        for path in sorted((folder / BM25_DIR).iterdir()):
+            _fsync_file(path)
+        _fsync_dir(folder / BM25_DIR)
     # The manifest goes last: a folder with a manifest is a complete folder.
     _write_text(folder / MANIFEST, json.dumps(data.manifest, ensure_ascii=False, indent=2))
     for name in (VECTORS, CHUNKS, CASES, BACKGROUND, DOCFREQ, MANIFEST):
@@ -333,7 +343,21 @@ def load_dir(folder: Path) -> IndexData:
     data = IndexData(manifest, vectors, chunks, meta["cases"], figures, folder.name, index, background)
     data.glossary = meta.get("glossary", {})
     data.doc_freq = load_doc_freq(folder)
+    data.bm25 = load_bm25(folder, len(chunks))
     return data
+
+
+def load_bm25(folder: Path, chunks: int) -> Any:
+    """The stored BM25 index, memory-mapped (pages are read as queries touch them); None if not stored."""
+    if not (folder / BM25_DIR).is_dir():
+        return None
+    try:
+        index = bm25s.BM25.load(folder / BM25_DIR, mmap=True, show_progress=False)
+    except Exception as exc:  # json, numpy and OS errors alike mean the folder is damaged
+        raise IndexCorrupt(f"cannot read {folder / BM25_DIR}: {exc}") from exc
+    if int(index.scores["num_docs"]) != chunks:
+        raise IndexCorrupt(f"{folder / BM25_DIR}: BM25 over {index.scores['num_docs']} chunks, {chunks} in the version")
+    return index
 
 
 class _Held:

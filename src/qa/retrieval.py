@@ -207,31 +207,14 @@ class Retriever:
         self.term_set = frozenset(self.terms)
         self.lexicon = list(self.names.by_name) + self.terms
         self.typos = TypoIndex(self.lexicon)
-        self.bm25 = self._bm25(data.chunks)
+        # Stored by the build (tokenised once, memory-mapped); versions from before that tokenise here.
+        self.bm25 = data.bm25 if data.bm25 is not None else bm25_index(data.chunks, self.cases, self.names)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
         rows_by_case: dict[str, list[int]] = {}
         for row, chunk in enumerate(data.chunks):
             rows_by_case.setdefault(chunk.case_id, []).append(row)
         self._case_rows = {case_id: np.array(rows, dtype=np.int64) for case_id, rows in rows_by_case.items()}
-
-    def _bm25(self, chunks: list[Chunk]) -> bm25s.BM25:
-        """BM25 over every chunk, each turned into token ids as soon as it is cut.
-
-        Lists of token strings for every chunk held a new string per token (358 MB
-        at 70,000 passages, not given back to the OS after indexing); the ids point
-        to the vocabulary's own ints. bm25s scores the same either way.
-        """
-        vocab: dict[str, int] = {}
-        ids = [[vocab.setdefault(t, len(vocab)) for t in self._doc_tokens(c)] for c in chunks]
-        index = bm25s.BM25()
-        index.index((ids, vocab) if ids else [["∅"]], show_progress=False)
-        return index
-
-    def _doc_tokens(self, chunk: Chunk) -> list[str]:
-        case = self.cases.get(chunk.case_id)
-        names = f"{case.title} {case.unit} {case.region}" if case else chunk.title
-        return list(tokens(normalise(f"{names} {chunk.text}"))) or ["∅"]
 
     def prepare(self, question: str) -> str:
         """The searchable form of a question: normalised, with near-miss names repaired."""
@@ -341,6 +324,27 @@ class Retriever:
         if not wanted:
             return None
         return np.unique(np.concatenate([self._case_rows.get(c, _NO_ROWS) for c in wanted]))
+
+
+def bm25_index(chunks: list[Chunk], cases: dict[str, CaseInfo], names: CaseNames | None = None) -> bm25s.BM25:
+    """BM25 over every chunk (its case's title, unit and district, then its text), with the cases'
+    names taught to jieba first, so that a name is one token in passages as in questions.
+
+    Each chunk becomes token ids as soon as it is cut: lists of token strings for every
+    chunk held a new string per token (358 MB at 70,000 passages, never given back to
+    the OS); the ids point to the vocabulary's own ints. bm25s scores the same either way.
+    """
+    add_words((names or CaseNames(cases.values())).by_name)
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(t, len(vocab)) for t in doc_tokens(c, cases.get(c.case_id))] for c in chunks]
+    index = bm25s.BM25()
+    index.index((ids, vocab) if ids else [["∅"]], show_progress=False)
+    return index
+
+
+def doc_tokens(chunk: Chunk, case: CaseInfo | None) -> list[str]:
+    names = f"{case.title} {case.unit} {case.region}" if case else chunk.title
+    return list(tokens(normalise(f"{names} {chunk.text}"))) or ["∅"]
 
 
 V = TypeVar("V")

@@ -44,11 +44,21 @@ def normalise(text: str) -> str:
     return _T2S.convert(text).strip()
 
 
+NAME_FREQ = 200000
+
+
 def add_words(words: Iterable[str]) -> None:
-    """Teach jieba the corpus's own names so "警快办" stays one token."""
+    """Teach jieba the corpus's own names so "警快办" stays one token.
+
+    Idempotent: ``jieba.add_word`` adds to the dictionary's total frequency on every
+    call, even for a word it already holds, and that total weighs every other cut. So
+    each index loaded into a process (hot reloads, a build's own check) used to shift
+    how all later text was tokenised; a word already known as a name is left alone.
+    """
+    jieba.dt.check_initialized()
     for word in words:
-        if len(word) >= 2:
-            jieba.add_word(word, freq=200000)
+        if len(word) >= 2 and jieba.dt.FREQ.get(word) != NAME_FREQ:
+            jieba.add_word(word, freq=NAME_FREQ)
     tokens.cache_clear()
 
 
