@@ -25,6 +25,7 @@ times another version of the answer engine on the very same indexes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -173,9 +174,10 @@ def measure_all(indexes: dict[int, Path], rounds: int, profile: list[int]) -> li
     children = {}
     for n, index in indexes.items():
         args = [sys.executable, __file__, "--child", str(index)] + (["--profiled"] * (n in profile))
-        err = (index.parent / "profile.txt").open("w") if n in profile else subprocess.DEVNULL
-        child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
-        child.stdout.readline()  # loaded: the next one loads on a quiet machine
+        with contextlib.ExitStack() as files:  # the child holds its own copy of the profile file
+            err = files.enter_context((index.parent / "profile.txt").open("w")) if n in profile else subprocess.DEVNULL
+            child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        _read(child)  # loaded: the next one loads on a quiet machine
         children[n] = child
     latencies: dict[int, list[float]] = {n: [] for n in indexes}
     for _ in range(rounds):
@@ -194,10 +196,18 @@ def measure_all(indexes: dict[int, Path], rounds: int, profile: list[int]) -> li
 
 
 def _send(child: subprocess.Popen[str], command: str) -> str:
-    assert child.stdin is not None and child.stdout is not None
+    assert child.stdin is not None
     child.stdin.write(command + "\n")
     child.stdin.flush()
-    return child.stdout.readline().strip()
+    return _read(child)
+
+
+def _read(child: subprocess.Popen[str]) -> str:
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line:
+        raise RuntimeError(f"a measuring process exited (status {child.wait()}): {' '.join(map(str, child.args))}")
+    return line.strip()
 
 
 def profiled_round(bot: Any) -> None:
