@@ -203,7 +203,7 @@ def _sentence_spans(
     tagged = _tag(sentence)
     words = tagged.words
     context = _Context.of(qwords, weights, tagged, sentence, question)
-    clauses = _clauses(words)
+    clauses = context.clauses
     fixed = (_SENT_RANK[min(rank, 2)], _PSG_RANK[min(passage, 2)])
     seen: set[tuple[int, int]] = set()
     spans = []
@@ -215,7 +215,7 @@ def _sentence_spans(
         text = "".join(words[i:j])
         if len(text) > MAX_CHARS:
             continue
-        ids, values = _features(context, clauses, i, j, text, fixed)
+        ids, values = _features(context, i, j, text, fixed)
         spans.append(Span(text, sentence, passage, len("".join(words[:i])), ids, values))
     return spans
 
@@ -247,6 +247,7 @@ class _Context:
     slots: list[str]  # question words the sentence lacks: what the question asks for
     near_left: list[float]  # 1 / distance from word i back to the nearest question word (0: none in WINDOW)
     near_right: list[float]  # 1 / distance from word j - 1 on to the nearest question word at or after j
+    clauses: list[tuple[int, int]]  # word ranges, cut after clause punctuation
     clause_at: list[int]  # the clause each word belongs to
     cross: list[_Crosses]  # the plain crosses, then one table per slot
 
@@ -258,7 +259,7 @@ class _Context:
         present = sum(v for w, v in weights.items() if w in sentence)
         qgrams = _bigrams(question)
         slots = [w for w in dict.fromkeys(qwords) if w not in sentence][:6]
-        clause_at = [k for k, (a, b) in enumerate(_clauses(words)) for _ in range(a, b)]
+        clauses = _clauses(words)
         return cls(
             matched,
             np.concatenate([[0.0], np.cumsum(np.array(matched, dtype=np.float64))]).tolist(),
@@ -268,7 +269,8 @@ class _Context:
             slots,
             [_near(matched, range(i - 1, max(0, i - WINDOW) - 1, -1), i) for i in range(len(words) + 1)],
             [_near(matched, range(j, min(len(words), j + WINDOW)), j - 1) for j in range(len(words) + 1)],
-            clause_at,
+            clauses,
+            [k for k, (a, b) in enumerate(clauses) for _ in range(a, b)],
             [_Crosses.of((), tagged)] + [_Crosses.of(("q", slot), tagged) for slot in slots],
         )
 
@@ -314,14 +316,12 @@ class _Crosses:
         ]  # fmt: skip
 
 
-def _features(
-    c: _Context, clauses: list[tuple[int, int]], i: int, j: int, text: str, fixed: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
+def _features(c: _Context, i: int, j: int, text: str, fixed: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Dense features (ids in a fixed order), then the hashed crosses: the same ids and values as the
     named features of feature version 1, built from the per-sentence tables."""
     n_words = len(c.matched)
     first_clause, last_clause = c.clause_at[i], c.clause_at[j - 1]
-    first, last = clauses[first_clause], clauses[last_clause]
+    first, last = c.clauses[first_clause], c.clauses[last_clause]
     n = j - i
     digit = any(ch.isdigit() for ch in text)
     values = [
