@@ -38,7 +38,9 @@ def prepare(knowledge: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", default=None, choices=["rules", "hybrid", "reader"], help="default: QA_READER")
+    parser.add_argument(
+        "--mode", default=None, choices=["span", "rules", "hybrid", "reader"], help="default: QA_READER"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from qa.assistant import Assistant

@@ -44,6 +44,9 @@ def settings(tmp_path: Path, kb_dir: Path) -> Settings:
         index_dir=tmp_path / "index",
         cache_dir=tmp_path / "cache",
         db_path=tmp_path / "questions.sqlite3",
+        # The span reader runs the real e5 encoder; fast tests keep to the fake embedder's world.
+        # The default mode ("span") is tested with the real model (tests/test_span_reader.py, *_real.py).
+        reader_mode="hybrid",
     )
 
 

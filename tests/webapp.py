@@ -55,6 +55,7 @@ def build_web_index(root: Path, with_xss_case: bool = True) -> Settings:
         cache_dir=root / "cache",
         db_path=root / "q.sqlite3",
         rate_limit_per_minute=GENEROUS_RATE_LIMIT,
+        reader_mode="hybrid",  # the fake embedder's world, as in conftest.settings
     )
     build_index(settings, HashingEmbedder(), progress=False)
     return settings

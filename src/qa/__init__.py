@@ -4,10 +4,26 @@ from qa import Assistant
 bot = Assistant.load()
 reply = bot.ask("警快办有多少人注册？", history=[])
 reply.answer, reply.citations, reply.grounded, reply.query
+
+``Assistant`` is imported on first use, so a module that needs only numpy and torch
+(``qa.span_fit``, run on a training machine without the serving stack) imports without
+jieba, FAISS or the web libraries.
 """
 
-from .assistant import Assistant
+from typing import TYPE_CHECKING, Any
+
 from .errors import QAError
 from .models import Citation, Reply
 
+if TYPE_CHECKING:
+    from .assistant import Assistant
+
 __all__ = ["Assistant", "Citation", "QAError", "Reply"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Assistant":
+        from .assistant import Assistant
+
+        return Assistant
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

@@ -14,19 +14,21 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import index as store
-from .answer import Answerer
-from .config import Settings
-from .embedding import Embedder, fingerprint, load_embedder
-from .errors import IndexCorrupt, IndexMismatch, InvalidQuestion, QAError, ReloadFailed
+from .answer import Answerer, Readers
+from .bert_embedder import BertMeanEmbedder
+from .config import DEFAULT_MODEL, Settings
+from .embedding import Embedder, ensure_default_model, fingerprint, load_embedder
+from .errors import IndexCorrupt, IndexMismatch, InvalidQuestion, QAError, ReaderMissing, ReloadFailed
 from .models import Reply
 from .reader import Reader
 from .reader import load as load_reader
 from .retrieval import Retriever
+from .span_reader import load as load_span_reader
 
 log = logging.getLogger(__name__)
 History = Sequence[dict[str, str]]
@@ -41,6 +43,7 @@ class State:
     data: store.IndexData
     retriever: Retriever
     answerer: Answerer
+    readers: Readers
 
     @property
     def version(self) -> str:
@@ -79,7 +82,8 @@ class Assistant:
         if index_dir is not None:
             settings = Settings(**{**settings.__dict__, "index_dir": Path(index_dir)})
         embedder = embedder or load_embedder(settings)
-        return cls(settings, embedder, load_state(settings.index_dir, embedder, reader_mode=settings.reader_mode))
+        readers = load_readers(settings, embedder)
+        return cls(settings, embedder, load_state(settings.index_dir, embedder, readers=readers))
 
     # ---- answering -----------------------------------------------------------
 
@@ -97,11 +101,16 @@ class Assistant:
         return reply
 
     def use_reader(self, reader: Reader | None, mode: str | None = None) -> None:
-        """Swap the span reader (benchmarks compare readers on one loaded index); clears cached replies."""
+        """Swap the feature reader (benchmarks compare readers on one loaded index); clears cached replies."""
         facts = self._state.answerer.facts
-        facts.reader = reader
-        if mode is not None:
-            facts.reader_mode = mode
+        self.use_readers(replace(facts.readers, features=reader, mode=mode or facts.readers.mode))
+
+    @property
+    def readers(self) -> Readers:
+        return self._state.answerer.facts.readers
+
+    def use_readers(self, readers: Readers) -> None:
+        self._state.answerer.facts.readers = readers
         with self._lock:
             self._cache.clear()
 
@@ -136,7 +145,7 @@ class Assistant:
                 self.reload_failure = None  # e.g. a rollback back to the served version
                 return False
             try:
-                state = load_state(self.settings.index_dir, self.embedder, version, self.settings.reader_mode)
+                state = load_state(self.settings.index_dir, self.embedder, version, self._state.answerer.facts.readers)
             except Exception as exc:  # any broken version, even one that trips a bug, must not stop serving
                 cause = exc if isinstance(exc, QAError) else IndexCorrupt(f"{type(exc).__name__}: {exc}")
                 failed = ReloadFailed(version, self._state.version, cause)
@@ -166,7 +175,26 @@ class Assistant:
         return list(self._state.data.cases)
 
 
-def load_state(index_dir: Path, embedder: Embedder, version: str | None = None, reader_mode: str = "hybrid") -> State:
+def load_readers(settings: Settings, embedder: Embedder | None = None) -> Readers:
+    """The readers the configured mode needs, loaded once: a reloaded index version reuses them."""
+    mode = settings.reader_mode
+    features = load_reader() if mode in ("hybrid", "reader") else None
+    span = None
+    if mode == "span":
+        if settings.embed_model != DEFAULT_MODEL:
+            raise ReaderMissing(
+                f"the span reader was trained on {DEFAULT_MODEL}, not {settings.embed_model}",
+                f"答案抽取模型基于默认嵌入模型 {DEFAULT_MODEL} 训练；使用其他嵌入模型时请设置 QA_READER=hybrid。",
+            )
+        inner = getattr(embedder, "inner", embedder)  # the batching wrapper's model
+        shared = inner if isinstance(inner, BertMeanEmbedder) else None
+        span = load_span_reader(ensure_default_model(settings.cache_dir), shared=shared)
+    return Readers(mode, features, span)
+
+
+def load_state(
+    index_dir: Path, embedder: Embedder, version: str | None = None, readers: Readers | None = None
+) -> State:
     """Load and check the served index (or one given version) against the embedder in use."""
     data = store.load_current(index_dir) if version is None else store.load_dir(index_dir / "versions" / version)
     data.check_model(embedder.name, embedder.dim)
@@ -174,8 +202,8 @@ def load_state(index_dir: Path, embedder: Embedder, version: str | None = None, 
     if built and built != fingerprint(embedder):
         raise IndexMismatch(f"{embedder.name} (other weights)", embedder.name)
     retriever = Retriever(data, embedder)
-    reader = None if reader_mode == "rules" else load_reader()
-    return State(data, retriever, Answerer(retriever, reader=reader, reader_mode=reader_mode))
+    readers = readers or Readers("rules")
+    return State(data, retriever, Answerer(retriever, readers=readers), readers)
 
 
 def clean_question(question: Any, max_chars: int) -> str:

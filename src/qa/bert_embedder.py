@@ -22,6 +22,7 @@ anything else, so other models keep going through sentence-transformers.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,9 @@ def _pack(weights: dict[str, Any], name: str) -> Any:
     observer = default_per_channel_weight_observer()
     observer(weight)
     scales, zeros = observer.calculate_qparams()
-    quantised = torch.quantize_per_channel(weight, scales.float(), zeros.long(), 0, torch.qint8)
+    with warnings.catch_warnings():  # deprecated in favour of torchao, which is not a dependency; 2.13 ships it
+        warnings.simplefilter("ignore", UserWarning)
+        quantised = torch.quantize_per_channel(weight, scales.float(), zeros.long(), 0, torch.qint8)
     return torch.ops.quantized.linear_prepack(quantised, weights[name + ".bias"])
 
 

@@ -39,6 +39,7 @@ from .glossary import build_glossary
 from .models import Case, Chunk
 from .reader import artefact_digest as reader_digest
 from .retrieval import CaseInfo, Retriever, bm25_index
+from .span_reader import artefact_digest as span_digest
 from .text import normalise
 from .vector_cache import VectorCache
 
@@ -242,7 +243,7 @@ def _assemble(
         "counts": {"cases": len(cases), "chunks": len(chunks)},
         "background": _digest(background_passages()),
         "search": search,
-        "reader": {"sha256": reader_digest()},
+        "reader": {"sha256": reader_digest(), "span_sha256": span_digest()},
     }
     metas = [c.meta() for c in cases]
     data = store.IndexData(manifest, vectors, chunks, metas, figures_for(chunks), version, faiss_index)

@@ -15,7 +15,7 @@ DEFAULT_MODEL = "multilingual-e5-small"
 # The question log lives beside the index unless QA_DB says otherwise: the server and `qa report` then
 # agree whenever they find the same index, whatever folder each was started from.
 DB_NAME = "questions.sqlite3"
-READER_MODES = ("hybrid", "reader", "rules")  # how fact spans are chosen; see docs/reader.md
+READER_MODES = ("span", "hybrid", "reader", "rules")  # how fact spans are chosen; see docs/reader.md
 
 
 def _env(name: str, default: str) -> str:
@@ -89,7 +89,7 @@ class Settings:
     ann_threshold: int = 20_000
     # How fact spans are chosen: "hybrid" (rules, the learned reader where they find nothing),
     # "reader" (the reader alone) or "rules" (no reader); see docs/reader.md.
-    reader_mode: str = "hybrid"
+    reader_mode: str = "span"
 
     def __post_init__(self) -> None:
         if self.db_path == Path(""):
@@ -108,7 +108,7 @@ class Settings:
             host=_env("QA_HOST", "127.0.0.1"),
             port=_env_int("QA_PORT", 7860),
             db_path=Path(_env("QA_DB", "")),
-            reader_mode=_env_choice("QA_READER", "hybrid", READER_MODES),
+            reader_mode=_env_choice("QA_READER", "span", READER_MODES),
             log_ip=_env_bool("QA_LOG_IP", False),
             allowed_origins=_env_list("QA_ALLOWED_ORIGINS"),
             admin_token=_env("QA_ADMIN_TOKEN", ""),

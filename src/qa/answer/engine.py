@@ -8,10 +8,9 @@ from dataclasses import replace
 import numpy as np
 
 from ..models import Reply
-from ..reader import Reader
 from ..relevance import Evidence, RelevanceModel
 from ..retrieval import Retriever
-from .facts import Facts
+from .facts import Facts, Readers
 from .followups import FollowUps
 from .knowledge import Knowledge
 from .question import Question
@@ -30,12 +29,11 @@ class Answerer:
         self,
         retriever: Retriever,
         relevance: RelevanceModel | None = None,
-        reader: Reader | None = None,
-        reader_mode: str = "hybrid",
+        readers: Readers | None = None,
     ) -> None:
         self.kb = Knowledge(retriever)
         self.gate = TopicGate(self.kb, relevance)
-        self.facts = Facts(self.kb, self.gate, reader, reader_mode)
+        self.facts = Facts(self.kb, self.gate, readers)
         self.structured = Structured(self.kb, self.facts)
         self.followups = FollowUps(self.kb, self.gate, self.structured)
 
@@ -44,9 +42,8 @@ class Answerer:
         return self.kb.retriever
 
     def reader_label(self) -> str:
-        """How fact spans are chosen, and which reader file does it: "hybrid 3f2a…" (for /api/health)."""
-        reader = self.facts.reader
-        return self.facts.reader_mode + (f" {reader.digest[:12]}" if reader is not None else "")
+        """How fact spans are chosen, and which reader file does it: "span 3f2a…" (for /api/health)."""
+        return self.facts.readers.label()
 
     def resolve(self, question: str, history: Sequence[dict[str, str]]) -> Question:
         return self.followups.resolve(question, history)

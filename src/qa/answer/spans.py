@@ -156,3 +156,11 @@ def bigram_share(word: str, text: str) -> float:
     if not grams:
         return 0.0
     return sum(g in text for g in grams) / len(grams)
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (or sentences) of ``text`` holding characters ``start:end``."""
+    a = max(text.rfind(p, 0, start) for p in "。！？!?\n") + 1
+    ends = [i for i in (text.find(p, max(end - 1, a)) for p in "。！？!?") if i >= 0]
+    b = min(ends) + 1 if ends else len(text)
+    return text[a:b].strip()

@@ -1,0 +1,188 @@
+"""The span reader: windows and labels, training that learns, a safe artefact, and how the engine asks it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import index as store
+from qa import span_fit
+from qa import span_reader as sr
+from qa.answer import Readers
+from qa.assistant import Assistant
+from qa.bert_embedder import BertEncoder, Geometry
+from qa.config import Settings
+from qa.embedding import ensure_default_model
+from qa.errors import ReaderMissing
+
+SPECIALS = span_fit.Specials(bos=0, eos=2, pad=1)
+
+
+def _context(n: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """``n`` tokens of two characters each."""
+    return list(range(10, 10 + n)), [(2 * i, 2 * i + 2) for i in range(n)]
+
+
+def test_windows_overlap_and_label_only_the_window_holding_the_answer() -> None:
+    ids, offsets = _context(600)
+    answer = (2 * 450 + 1, 2 * 452)  # starts inside token 450, ends with token 451
+    windows = span_fit.encode([5, 6, 7], ids, offsets, SPECIALS, answer)
+    assert len(windows) > 2 and (windows.lengths <= span_fit.MAX_LEN).all()
+    first = 3 + 2
+    assert (windows.ctx_start == first).all()
+    assert windows.ids[0, :first].tolist() == [0, 5, 6, 7, 2]
+    holding = np.flatnonzero(windows.start > 0)
+    assert len(holding) >= 1
+    for r in holding:
+        assert windows.offsets[r, windows.start[r], 0] <= answer[0] < windows.offsets[r, windows.start[r], 1]
+        assert windows.offsets[r, windows.end[r], 1] == answer[1]
+    covered = {int(t) for r in range(len(windows)) for t in windows.ids[r, first : windows.ctx_end[r]]}
+    assert covered == set(ids)  # every context token is read by some window
+    assert windows.ids[-1, windows.lengths[-1] - 1] == SPECIALS.eos
+
+
+def _toy_weights(g: Geometry, vocab: int, seed: int = 0) -> dict[str, object]:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    rand = lambda *shape: torch.randn(*shape, generator=gen) * 0.1  # noqa: E731
+    w: dict[str, object] = {
+        "embeddings.word_embeddings.weight": rand(vocab, g.hidden),
+        "embeddings.position_embeddings.weight": rand(span_fit.MAX_LEN, g.hidden),
+        "embeddings.token_type_embeddings.weight": rand(2, g.hidden),
+        "embeddings.LayerNorm.weight": torch.ones(g.hidden),
+        "embeddings.LayerNorm.bias": torch.zeros(g.hidden),
+    }
+    sizes = {"intermediate.dense": (4 * g.hidden, g.hidden), "output.dense": (g.hidden, 4 * g.hidden)}
+    for layer in range(g.layers):
+        for name in span_fit.LINEAR:
+            out, inp = sizes.get(name, (g.hidden, g.hidden))
+            w[f"encoder.layer.{layer}.{name}.weight"] = rand(out, inp)
+            w[f"encoder.layer.{layer}.{name}.bias"] = torch.zeros(out)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            w[f"encoder.layer.{layer}.{norm}.weight"] = torch.ones(g.hidden)
+            w[f"encoder.layer.{layer}.{norm}.bias"] = torch.zeros(g.hidden)
+    return w
+
+
+def _toy_windows(n: int, seed: int) -> span_fit.Windows:
+    """Questions ask for the marker token 4; half the contexts lack it (no answer)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(n):
+        ids, offsets = list(rng.integers(10, 40, size=20)), [(2 * k, 2 * k + 2) for k in range(20)]
+        answer = None
+        if i % 2 == 0:
+            at = int(rng.integers(0, 19))
+            ids[at] = 4
+            answer = (2 * at, 2 * at + 2)
+        parts.append(span_fit.encode([3], [int(t) for t in ids], offsets, SPECIALS, answer, i))
+    return span_fit.Windows.join(parts)
+
+
+def test_training_learns_a_span_and_the_no_answer_option() -> None:
+    g = Geometry(hidden=32, heads=2, layers=2, eps=1e-12)
+    model = span_fit.SpanModel(_toy_weights(g, 40), g, first_trained=0)  # type: ignore[arg-type]
+    span_fit.fit(model, _toy_windows(256, 1), span_fit.Schedule(epochs=12, rate=3e-3, batch=16))
+    held = _toy_windows(40, 2)
+    predicted = span_fit.predict(model, held)
+    answered = predicted[:, 2] > predicted[:, 3]
+    right = [
+        (not answered[r]) if held.start[r] == 0 else (answered[r] and predicted[r, 0] == held.start[r])
+        for r in range(40)
+    ]
+    assert np.mean(right) >= 0.9
+
+
+def test_the_training_network_computes_what_the_served_encoder_computes() -> None:
+    import torch
+
+    g = Geometry(hidden=32, heads=2, layers=3, eps=1e-12)
+    weights = _toy_weights(g, 40, seed=3)
+    model = span_fit.SpanModel(weights, g, first_trained=1)  # type: ignore[arg-type]
+    windows = _toy_windows(4, 5)
+    ids, mask, _ = span_fit._tensors(windows, "cpu")
+    served = BertEncoder(weights, g)(ids, mask)
+    head = (model.head.weight.detach(), model.head.bias.detach())
+    with torch.no_grad():
+        start, _ = model(ids, mask)
+    expected = torch.nn.functional.linear(served, *head)[..., 0]
+    assert torch.allclose(start[mask.bool()], expected[mask.bool()], atol=1e-5)
+
+
+def test_int8_rows_round_trip_within_their_step() -> None:
+    w = np.random.default_rng(0).normal(size=(8, 16)).astype(np.float32)
+    stored = span_fit.quantise({"encoder.layer.0.output.dense.weight": w, "qa_head.bias": np.ones(2, np.float32)})
+    back = span_fit.dequantise(stored)
+    step = np.abs(w).max(axis=1, keepdims=True) / 127
+    assert (np.abs(back["encoder.layer.0.output.dense.weight"] - w) <= step / 2 + 1e-7).all()
+    assert back["qa_head.bias"].tolist() == [1.0, 1.0]
+
+
+def test_a_missing_damaged_or_foreign_file_is_refused_in_chinese(tmp_path: Path) -> None:
+    folder = ensure_default_model(Settings.from_env().cache_dir)
+    with pytest.raises(ReaderMissing, match="缺失或损坏"):
+        sr.load(folder, tmp_path / "absent.npz")
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"not a zip file")
+    with pytest.raises(ReaderMissing, match="缺失或损坏"):
+        sr.load(folder, damaged)
+    foreign = tmp_path / "foreign.npz"
+    sr.save(foreign, {}, {"layers": 12, "model": "another-model"})
+    with pytest.raises(ReaderMissing, match="不匹配"):
+        sr.load(folder, foreign)
+
+
+def test_the_shipped_reader_is_small_and_finds_the_answer() -> None:
+    assert sr.DEFAULT_PATH.stat().st_size < 30 * 1024 * 1024
+    reader = sr.load(ensure_default_model(Settings.from_env().cache_dir))
+    context = "自2021年1月1日正式上线运行以来,“警快办”注册人数1714万,累计访问量5.4亿人次,累计办事办件8567万余件。"
+    guess = reader.guess("“警快办”累计访问量有多少？", context)
+    assert guess is not None and guess.margin > 0
+    assert "5.4亿" in context[guess.start : guess.end] and guess.end - guess.start < 15
+
+
+class FakeSpan:
+    """A span reader that points at ``answer`` in whatever it reads (or declines when absent);
+    with no ``answer``, at the first four characters it reads."""
+
+    digest = "f" * 64
+
+    def __init__(self, answer: str | None) -> None:
+        self.answer = answer
+        self.calls = 0
+        self.read = ""
+
+    def guess(self, question: str, context: str) -> sr.Guess | None:
+        self.calls += 1
+        self.read = context
+        at = context.find(self.answer) if self.answer is not None else 0
+        size = len(self.answer) if self.answer is not None else 4
+        return sr.Guess(at, at + size, 1.0) if at >= 0 else sr.Guess(0, 1, -1.0)
+
+
+def test_span_mode_lets_the_reader_choose_among_close_rule_spans(bot: Assistant) -> None:
+    fake = FakeSpan("累计访问量5.4亿人次")
+    bot.use_readers(Readers("span", None, fake))  # type: ignore[arg-type]
+    reply = bot.ask("警快办是做什么的？")
+    assert reply.grounded and fake.calls == 1
+    assert "5.4亿" in reply.answer  # the sentence (a description's shape) that holds the reader's span
+    assert bot.health()["reader"] == "span " + "f" * 12
+
+
+def test_span_mode_refuses_where_the_rules_find_nothing_and_the_reader_declines(bot: Assistant) -> None:
+    fake = FakeSpan("not in any passage")
+    bot.use_readers(Readers("span", None, fake))  # type: ignore[arg-type]
+    reply = bot.ask("警快办有多少公里？")  # no clause holds a figure in 公里
+    assert not reply.grounded and fake.calls == 1
+    first = FakeSpan(None)
+    bot.use_readers(replace(bot.readers, span=first))  # type: ignore[arg-type]
+    reply = bot.ask("警快办有多少公里？")
+    assert reply.grounded and first.read[:4] in reply.answer  # the sentence around the reader's span
+
+
+def test_manifest_names_the_span_reader(built: Settings) -> None:
+    assert store.load_current(built.index_dir).manifest["reader"]["span_sha256"] == sr.artefact_digest()
