@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -143,6 +144,17 @@ def test_the_shipped_reader_is_small_and_finds_the_answer() -> None:
     guess = reader.guess("“警快办”累计访问量有多少？", context)
     assert guess is not None and guess.margin > 0
     assert "5.4亿" in context[guess.start : guess.end] and guess.end - guess.start < 15
+
+
+def test_reads_from_many_threads_at_once_equal_reads_one_at_a_time() -> None:
+    """Request threads read at once; a text's int8 pass must depend on that text alone."""
+    reader = sr.load(ensure_default_model(Settings.from_env().cache_dir))
+    base = "自2021年1月1日正式上线运行以来,“警快办”注册人数1714万,累计访问量5.4亿人次。"
+    items = [("“警快办”注册人数是多少？", base * n + "累计办事办件8567万余件。" * (4 - n)) for n in range(1, 5)]
+    alone = [reader.guess(q, c) for q, c in items]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda item: reader.guess(*item), items * 6))
+    assert together == alone * 6
 
 
 class FakeSpan:

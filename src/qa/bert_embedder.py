@@ -22,6 +22,7 @@ anything else, so other models keep going through sentence-transformers.
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -121,10 +122,11 @@ class Int8BertEncoder(BertEncoder):
         super().__init__(weights, geometry)
         self.packed = {name: _pack(weights, name) for name in linear_names(geometry)}
         self.per_text = per_text
-        self._lengths: list[int] = []
+        # Each call's text lengths, per thread: the span reader runs in the request threads at once.
+        self._local = threading.local()
 
     def __call__(self, ids: Any, mask: Any) -> Any:
-        self._lengths = [int(n) for n in mask.sum(1)]  # one call at a time: the build embeds in one thread
+        self._local.lengths = [int(n) for n in mask.sum(1)]
         return super().__call__(ids, mask)
 
     def _linear(self, x: Any, name: str) -> Any:
@@ -133,7 +135,8 @@ class Int8BertEncoder(BertEncoder):
         if not self.per_text:
             return torch.ops.quantized.linear_dynamic(x, self.packed[name], False)
         parts = [
-            torch.ops.quantized.linear_dynamic(x[i, :n], self.packed[name], False) for i, n in enumerate(self._lengths)
+            torch.ops.quantized.linear_dynamic(x[i, :n], self.packed[name], False)
+            for i, n in enumerate(self._local.lengths)
         ]
         out = x.new_zeros((*x.shape[:2], parts[0].shape[-1]))
         for i, part in enumerate(parts):
