@@ -105,7 +105,7 @@ def test_the_training_network_computes_what_the_served_encoder_computes() -> Non
     weights = _toy_weights(g, 40, seed=3)
     model = span_fit.SpanModel(weights, g, first_trained=1)  # type: ignore[arg-type]
     windows = _toy_windows(4, 5)
-    ids, mask, _ = span_fit._tensors(windows, "cpu")
+    ids, mask, _ = span_fit.tensors(windows, "cpu")
     served = BertEncoder(weights, g)(ids, mask)
     head = (model.head.weight.detach(), model.head.bias.detach())
     with torch.no_grad():

@@ -43,7 +43,6 @@ class State:
     data: store.IndexData
     retriever: Retriever
     answerer: Answerer
-    readers: Readers
 
     @property
     def version(self) -> str:
@@ -145,7 +144,7 @@ class Assistant:
                 self.reload_failure = None  # e.g. a rollback back to the served version
                 return False
             try:
-                state = load_state(self.settings.index_dir, self.embedder, version, self._state.answerer.facts.readers)
+                state = load_state(self.settings.index_dir, self.embedder, version, self.readers)
             except Exception as exc:  # any broken version, even one that trips a bug, must not stop serving
                 cause = exc if isinstance(exc, QAError) else IndexCorrupt(f"{type(exc).__name__}: {exc}")
                 failed = ReloadFailed(version, self._state.version, cause)
@@ -202,8 +201,7 @@ def load_state(
     if built and built != fingerprint(embedder):
         raise IndexMismatch(f"{embedder.name} (other weights)", embedder.name)
     retriever = Retriever(data, embedder)
-    readers = readers or Readers("rules")
-    return State(data, retriever, Answerer(retriever, readers=readers), readers)
+    return State(data, retriever, Answerer(retriever, readers=readers or Readers("rules")))
 
 
 def clean_question(question: Any, max_chars: int) -> str:

@@ -280,7 +280,7 @@ def _loss(model: SpanModel, batch: Windows, device: str) -> Any:
     import torch
     import torch.nn.functional as F
 
-    ids, mask, allowed = _tensors(batch, device)
+    ids, mask, allowed = tensors(batch, device)
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
         start, end = model(ids, mask)
     start, end = start.masked_fill(~allowed, -1e4), end.masked_fill(~allowed, -1e4)
@@ -289,7 +289,7 @@ def _loss(model: SpanModel, batch: Windows, device: str) -> Any:
     return (F.cross_entropy(start, gold_start) + F.cross_entropy(end, gold_end)) / 2
 
 
-def _tensors(batch: Windows, device: str) -> tuple[Any, Any, Any]:
+def tensors(batch: Windows, device: str) -> tuple[Any, Any, Any]:
     """Ids and mask cut to the batch's longest window, and where a label may point (the first
     token or the context)."""
     import torch
@@ -309,7 +309,7 @@ def predict(model: SpanModel, windows: Windows, device: str = "cpu", batch: int 
     out = np.zeros((len(windows), 4), dtype=np.float32)
     for b in range(0, len(windows), batch):
         part = windows.take(np.arange(b, min(b + batch, len(windows))))
-        ids, mask, _ = _tensors(part, device)
+        ids, mask, _ = tensors(part, device)
         with (
             torch.no_grad(),
             torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")),

@@ -63,7 +63,7 @@ class SpanReader:
         if not c.ids:
             return None
         windows = span_fit.encode(q.ids, c.ids, c.offsets, self.specials)
-        ids, mask, _ = span_fit._tensors(windows, "cpu")
+        ids, mask, _ = span_fit.tensors(windows, "cpu")
         with torch.inference_mode():
             logits = torch.nn.functional.linear(self.encoder(ids, mask), *self.head)
         best = span_fit.best_spans(logits[..., 0].numpy(), logits[..., 1].numpy(), windows)

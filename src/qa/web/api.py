@@ -107,7 +107,7 @@ class HealthResponse(BaseModel):
     chunks: int
     index_version: str
     index_built_at: str | None = Field(description="索引构建时间（UTC，ISO 8601）")
-    reader: str = Field(description="答案片段的选择方式（hybrid/reader/rules）与阅读模型文件 SHA-256 的前 12 位")
+    reader: str = Field(description="答案片段的选择方式（span/hybrid/reader/rules）与阅读模型文件 SHA-256 的前 12 位")
     question_log: Literal["ok", "degraded"] = Field(description="degraded：问答日志暂时写不进去（不影响回答）")
 
 
