@@ -54,23 +54,31 @@ class Geometry:
 
 
 class BertEncoder:
-    """BERT's forward pass over the weights as named in the safetensors file (inference only)."""
+    """BERT's forward pass over the weights as named in the safetensors file.
+
+    Inference only, except that training (:class:`qa.span_fit.SpanModel`) sets ``dropout``:
+    at 0 no dropout op runs at all, so inference stays the same to the bit."""
 
     def __init__(self, weights: dict[str, Any], geometry: Geometry) -> None:
         self.w = weights
         self.g = geometry
+        self.dropout = 0.0
 
     def __call__(self, ids: Any, mask: Any) -> Any:
+        return self.layers(self.embed(ids), attention_mask(mask), 0, self.g.layers)
+
+    def embed(self, ids: Any) -> Any:
         import torch.nn.functional as F
 
-        batch, length = ids.shape
+        length = ids.shape[1]
         x = F.embedding(ids, self.w["embeddings.word_embeddings.weight"])
         x = x + self.w["embeddings.token_type_embeddings.weight"][0]  # one segment: type 0 throughout
         x = x + self.w["embeddings.position_embeddings.weight"][:length]
-        x = self._norm(x, "embeddings.LayerNorm")
-        # As transformers does: no mask at all when nothing is padding (attention then takes another kernel).
-        attend = None if bool(mask.all()) else mask.bool()[:, None, None, :].expand(batch, 1, length, length)
-        for layer in range(self.g.layers):
+        return self._norm(x, "embeddings.LayerNorm")
+
+    def layers(self, x: Any, attend: Any, first: int, stop: int) -> Any:
+        """Layers ``first`` to ``stop - 1`` over ``x``."""
+        for layer in range(first, stop):
             x = self._layer(x, attend, f"encoder.layer.{layer}.")
         return x
 
@@ -84,13 +92,13 @@ class BertEncoder:
             .transpose(1, 2)
             for n in ("query", "key", "value")
         )
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=0.0, scale=self.g.head_size**-0.5)
+        p = self.dropout
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=p, scale=self.g.head_size**-0.5)
         context = context.transpose(1, 2).contiguous().reshape(batch, length, self.g.hidden)
-        h = self._norm(
-            self._linear(context, prefix + "attention.output.dense") + x, prefix + "attention.output.LayerNorm"
-        )
-        inner = F.gelu(self._linear(h, prefix + "intermediate.dense"))
-        return self._norm(self._linear(inner, prefix + "output.dense") + h, prefix + "output.LayerNorm")
+        out = self._linear(context, prefix + "attention.output.dense")
+        h = self._norm((F.dropout(out, p) if p else out) + x, prefix + "attention.output.LayerNorm")
+        out = self._linear(F.gelu(self._linear(h, prefix + "intermediate.dense")), prefix + "output.dense")
+        return self._norm((F.dropout(out, p) if p else out) + h, prefix + "output.LayerNorm")
 
     def _linear(self, x: Any, name: str) -> Any:
         import torch.nn.functional as F
@@ -101,6 +109,12 @@ class BertEncoder:
         import torch.nn.functional as F
 
         return F.layer_norm(x, (self.g.hidden,), self.w[name + ".weight"], self.w[name + ".bias"], self.g.eps)
+
+
+def attention_mask(mask: Any) -> Any:
+    """As transformers does: no mask at all when nothing is padding (attention then takes another kernel)."""
+    batch, length = mask.shape
+    return None if bool(mask.all()) else mask.bool()[:, None, None, :].expand(batch, 1, length, length)
 
 
 class Int8BertEncoder(BertEncoder):

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .bert_embedder import PROJECTIONS, Geometry
+from .bert_embedder import PROJECTIONS, BertEncoder, Geometry, attention_mask
 
 MAX_LEN = 256  # tokens per window, question included: what the product reads per question
 MAX_QUESTION = 48
@@ -126,13 +126,13 @@ def _token_span(offsets: list[tuple[int, int]], answer: tuple[int, int]) -> tupl
     return (inside[0], inside[-1]) if inside else None
 
 
-class SpanModel:
-    """The encoder with dropout in its trained layers, and the start/end head (torch modules)."""
+class SpanModel(BertEncoder):
+    """The encoder (:class:`qa.bert_embedder.BertEncoder`, the served forward pass) with its
+    upper layers trainable and dropout while training, and the start/end head (torch modules)."""
 
     def __init__(self, weights: dict[str, Any], geometry: Geometry, first_trained: int, dropout: float = 0.1) -> None:
         import torch
 
-        self.g, self.first_trained, self.dropout = geometry, first_trained, dropout
         weights = {k: v for k, v in weights.items() if _layer_of(k) < geometry.layers}  # the layers it runs
         trained = [k for k in weights if _layer_of(k) >= first_trained]
         self.frozen = {k: v for k, v in weights.items() if k not in trained}
@@ -140,7 +140,14 @@ class SpanModel:
         self.head = torch.nn.Linear(geometry.hidden, 2)
         torch.nn.init.normal_(self.head.weight, std=0.02)
         torch.nn.init.zeros_(self.head.bias)
-        self.training = False
+        super().__init__(self._weights(), geometry)
+        self.first_trained, self.rate = first_trained, dropout
+
+    def _weights(self) -> dict[str, Any]:
+        return {**self.frozen, **{k.replace("__", "."): v for k, v in self.params.items()}}
+
+    def train(self, training: bool) -> None:
+        self.dropout = self.rate if training else 0.0
 
     def parameters(self) -> list[Any]:
         return [*self.params.values(), *self.head.parameters()]
@@ -149,67 +156,20 @@ class SpanModel:
         self.frozen = {k: v.to(device) for k, v in self.frozen.items()}
         self.params.to(device)
         self.head.to(device)
+        self.w = self._weights()
         return self
-
-    def w(self, name: str) -> Any:
-        return self.params[_key(name)] if _key(name) in self.params else self.frozen[name]
 
     def __call__(self, ids: Any, mask: Any) -> tuple[Any, Any]:
         """Start and end scores per token, (batch, length) each."""
         import torch
         import torch.nn.functional as F
 
+        attend = attention_mask(mask)
         with torch.no_grad():
-            x = self._frozen_part(ids, mask)
-        attend = mask.bool()[:, None, None, :]
-        for layer in range(self.first_trained, self.g.layers):
-            x = self._layer(x, attend, f"encoder.layer.{layer}.")
+            x = self.layers(self.embed(ids), attend, 0, self.first_trained)
+        x = self.layers(x, attend, self.first_trained, self.g.layers)
         logits = F.linear(x, self.head.weight, self.head.bias).float()
         return logits[..., 0], logits[..., 1]
-
-    def _frozen_part(self, ids: Any, mask: Any) -> Any:
-        length = ids.shape[1]
-        x = self.w("embeddings.word_embeddings.weight")[ids]
-        x = (
-            x
-            + self.w("embeddings.token_type_embeddings.weight")[0]
-            + self.w("embeddings.position_embeddings.weight")[:length]
-        )
-        x = self._norm(x, "embeddings.LayerNorm")
-        attend = mask.bool()[:, None, None, :]
-        for layer in range(self.first_trained):
-            x = self._layer(x, attend, f"encoder.layer.{layer}.")
-        return x
-
-    def _layer(self, x: Any, attend: Any, prefix: str) -> Any:
-        """As :class:`qa.bert_embedder.BertEncoder`, plus BERT's dropout while training."""
-        import torch.nn.functional as F
-
-        batch, length, _ = x.shape
-        p = self.dropout if self.training else 0.0
-        q, k, v = (
-            self._linear(x, f"{prefix}attention.self.{n}")
-            .view(batch, length, self.g.heads, self.g.head_size)
-            .transpose(1, 2)
-            for n in ("query", "key", "value")
-        )
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=p, scale=self.g.head_size**-0.5)
-        context = context.transpose(1, 2).contiguous().reshape(batch, length, self.g.hidden)
-        out = F.dropout(self._linear(context, prefix + "attention.output.dense"), p, self.training)
-        h = self._norm(out + x, prefix + "attention.output.LayerNorm")
-        inner = F.gelu(self._linear(h, prefix + "intermediate.dense"))
-        out = F.dropout(self._linear(inner, prefix + "output.dense"), p, self.training)
-        return self._norm(out + h, prefix + "output.LayerNorm")
-
-    def _linear(self, x: Any, name: str) -> Any:
-        import torch.nn.functional as F
-
-        return F.linear(x, self.w(name + ".weight"), self.w(name + ".bias"))
-
-    def _norm(self, x: Any, name: str) -> Any:
-        import torch.nn.functional as F
-
-        return F.layer_norm(x, (self.g.hidden,), self.w(name + ".weight"), self.w(name + ".bias"), self.g.eps)
 
     def trained_weights(self) -> dict[str, np.ndarray]:
         """What training changed, in float32, under the encoder's names (the head as ``qa_head.*``)."""
@@ -262,7 +222,7 @@ def fit(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
     for epoch in range(1, (stop_after or schedule.epochs) + 1):
-        model.training = True
+        model.train(True)
         order = rng.permutation(len(windows))
         for b in range(steps_per_epoch):
             loss = _loss(model, windows.take(order[b * schedule.batch : (b + 1) * schedule.batch]), device)
@@ -271,7 +231,7 @@ def fit(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
             lr.step()
-        model.training = False
+        model.train(False)
         if on_epoch is not None:
             on_epoch(epoch)
 
