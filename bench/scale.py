@@ -2,7 +2,10 @@
 
 The real eleven case files, alone and with synthetic cases added (each with its
 own alias, unit and district, so names, typo repair and look-ups all grow), are
-indexed with the fake hashing embedder; the model is not what is measured here.
+indexed with the fake hashing embedder; the model is not what is measured here. In the
+default reader mode (``--reader span``) the span reader still runs its real encoder on the
+questions it reads, as in a server: its cost per read does not depend on the corpus,
+but it counts in the figures (``--reader hybrid`` leaves it out).
 Each index is loaded in its own process (load time and RSS belong to it alone),
 and every dev question (``bench/questions.jsonl``, with its history) is timed
 in-process, ``--rounds`` times with the reply cache emptied between rounds, the
@@ -12,6 +15,7 @@ same drift).
     python bench/scale.py                      # 11, 1000, 2000, 10000 cases
     python bench/scale.py --sizes 11 850 --rounds 2 --work /tmp/scale
     python bench/scale.py --profile 2000 10000 # plus one profiled round on those sizes (top functions)
+    python bench/scale.py --reader hybrid      # the engine without the span reader
 
 Each index is built once, in its own process too (the build's time and peak RSS
 are reported beside the answer figures); above ``QA_ANN_THRESHOLD`` passages that
@@ -119,7 +123,7 @@ def questions() -> list[tuple[str, list[dict[str, str]]]]:
     return [(r["question"], r.get("history", [])) for r in rows]
 
 
-def serve_timings(index: Path, profile: bool) -> None:
+def serve_timings(index: Path, profile: bool, reader: str) -> None:
     """A child process: load the index, then answer the parent's commands on stdin, one line each.
 
     ``clear`` empties the reply cache; ``ask N`` times dev question N and prints the
@@ -134,7 +138,7 @@ def serve_timings(index: Path, profile: bool) -> None:
     from qa.embedding import HashingEmbedder
 
     started = time.perf_counter()
-    bot = Assistant.load(settings=Settings(index_dir=index), embedder=HashingEmbedder())
+    bot = Assistant.load(settings=Settings(index_dir=index, reader_mode=reader), embedder=HashingEmbedder())
     load_s = time.perf_counter() - started
     asked = questions()
     print(json.dumps({"load_s": load_s}), flush=True)
@@ -169,11 +173,11 @@ def figures(bot: Any, index: Path, load_s: float) -> dict[str, Any]:
     }
 
 
-def measure_all(indexes: dict[int, Path], rounds: int, profile: list[int]) -> list[dict[str, Any]]:
+def measure_all(indexes: dict[int, Path], rounds: int, profile: list[int], reader: str) -> list[dict[str, Any]]:
     """Every size in its own process (loaded one after another), timed a round each in turn."""
     children = {}
     for n, index in indexes.items():
-        args = [sys.executable, __file__, "--child", str(index)] + (["--profiled"] * (n in profile))
+        args = [sys.executable, __file__, "--child", str(index), "--reader", reader] + (["--profiled"] * (n in profile))
         with contextlib.ExitStack() as files:  # the child holds its own copy of the profile file
             err = files.enter_context((index.parent / "profile.txt").open("w")) if n in profile else subprocess.DEVNULL
             child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -252,6 +256,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "qa-scale")
     parser.add_argument("--profile", type=int, nargs="*", default=[], metavar="CASES", help="sizes to profile too")
+    parser.add_argument("--reader", default="span", choices=["span", "hybrid", "rules"], help="QA_READER of the engine")
     parser.add_argument("--profiled", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)
@@ -261,10 +266,10 @@ def main() -> None:
         print(json.dumps(build(args.build_child, args.cases)))
         return
     if args.child:
-        serve_timings(args.child, args.profiled)
+        serve_timings(args.child, args.profiled, args.reader)
         return
     indexes = {n: ensure_index(args.work, n) for n in args.sizes}
-    results = measure_all(indexes, args.rounds, args.profile)
+    results = measure_all(indexes, args.rounds, args.profile, args.reader)
     print(table(results))
     for n in args.profile:
         print(f"profile of {n} cases: {indexes[n].parent / 'profile.txt'}")

@@ -9,12 +9,20 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import write_case
 
+from qa.answer.knowledge import Knowledge
+from qa.answer.question import Draft
 from qa.answer.spans import is_mentioned
 from qa.assistant import Assistant
+from qa.build import build_index
+from qa.config import Settings
+from qa.embedding import HashingEmbedder
+from qa.models import Chunk
 from qa.retrieval import CaseNames, Retriever
 from qa.text import CJK, TypoIndex, _near_window, normalise, pinyin_key
 
@@ -166,3 +174,32 @@ def test_mentioned_anywhere_by_look_up_equals_the_scan(bot: Assistant) -> None:
     names = bot._state.retriever.names
     for case_ids in ([], sorted(answerer.kb.cases)[:3]):
         assert names.names_of(case_ids) == {n for n, cid in names.by_name.items() if cid in case_ids}
+
+
+def reference_enumeration(kb: Knowledge, batch: str) -> Chunk | None:
+    """The overview passage as ``Structured._cite_enumeration`` found it before issue 17: a scan."""
+    ranked = [c for c in kb.cases.values() if c.rank is not None and kb.batches.get(c.id, "") == batch]
+    best, most = None, 2
+    for case in kb.cases.values():
+        overview = case.rank is None and kb.batches.get(case.id, "") == batch
+        for chunk in kb.chunks_by_case.get(case.id, []) if overview else []:
+            named = sum(c.unit in chunk.text for c in ranked)
+            if named > most:
+                best, most = chunk, named
+    return best
+
+
+def test_overview_passage_by_look_up_equals_the_scan(kb_dir: Path, settings: Settings, fake: HashingEmbedder) -> None:
+    # Two copies of the overview tie (the first in case order wins); a later selection has none.
+    overview = (kb_dir / "00-overview.md").read_text(encoding="utf-8")
+    (kb_dir / "99-overview-copy.md").write_text(overview.replace("id: overview", "id: overview-copy"), "utf-8")
+    write_case(kb_dir, "98-later.md", "later", "下一批案例", "测试单位的做法。", rank=1, batch="2025")
+    build_index(settings, fake, progress=False)
+    structured = Assistant.load(settings=settings, embedder=fake)._state.answerer.structured
+    for batch in ("", "2025", "no-such-batch"):
+        draft = Draft()
+        cited = structured._cite_enumeration(draft, batch)
+        expected = reference_enumeration(structured.kb, batch)
+        assert [c.chunk_id for c in draft.citations] == ([expected.chunk_id] if expected else [])
+        assert bool(cited) == (expected is not None)
+    assert reference_enumeration(structured.kb, "") is not None  # the case the look-up must get right

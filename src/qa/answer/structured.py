@@ -4,6 +4,7 @@ and comparisons of one figure across cases."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from ..models import Chunk, Figure, Reply
 from ..retrieval import CaseInfo
@@ -89,16 +90,27 @@ class Structured:
         return (named or [(batches or [""])[-1]]), batches
 
     def _cite_enumeration(self, draft: Draft, batch: str = "") -> str:
-        """Cite the overview passage that lists the cases, when there is one: the list's own source."""
-        ranked = [c for c in self.kb.cases.values() if c.rank is not None and self.kb.batches.get(c.id, "") == batch]
-        best, most = None, 2
-        for case in self.kb.cases.values():
-            overview = case.rank is None and self.kb.batches.get(case.id, "") == batch
-            for chunk in self.kb.chunks_by_case.get(case.id, []) if overview else []:
-                named = sum(c.unit in chunk.text for c in ranked)
-                if named > most:
-                    best, most = chunk, named
-        return draft.cite(best, best.text, 1.0) if best else ""
+        """Cite the overview passage that lists the cases, when there is one: the list's own source.
+
+        That is the passage of an unranked case of the selection naming the most units of its
+        ranked cases (more than two; the first in case order on a tie). The units' passages
+        are looked up in the substring index, not found by reading every passage of every
+        unranked case: with thousands of cases that read cost 0.3 s a list question.
+        """
+        in_batch = {c.id for c in self.kb.cases.values() if self.kb.batches.get(c.id, "") == batch}
+        ranked = [c for c in self.kb.cases.values() if c.rank is not None and c.id in in_batch]
+        named = Counter(row for c in ranked for row in self.kb.chunk_texts.containing(c.unit))
+        chunks = self.kb.retriever.data.chunks
+        order = {case_id: i for i, case_id in enumerate(self.kb.cases)}
+        overviews = [
+            (-count, order[chunks[row].case_id], row)
+            for row, count in named.items()
+            if count > 2 and chunks[row].case_id in in_batch and self.kb.cases[chunks[row].case_id].rank is None
+        ]
+        if not overviews:
+            return ""
+        best = chunks[min(overviews)[2]]
+        return draft.cite(best, best.text, 1.0)
 
     def attribute(self, q: Question, case_ids: list[str], field: str) -> Reply:
         """ "哪个单位报送的？", "是哪个区的？": a front-matter field, quoted from a passage that states it."""
