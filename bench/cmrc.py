@@ -62,13 +62,12 @@ def write_cases(passages: list[dict[str, Any]], folder: Path) -> None:
 
 
 def score(prediction: str, answers: list[str]) -> dict[str, float]:
-    from qa.scoring import f1, normalise
+    from qa.scoring import best_f1, contains, exact
 
-    norm = normalise(prediction)
     return {
-        "em": float(any(norm == normalise(a) for a in answers)),
-        "f1": max(f1(prediction, a) for a in answers),
-        "contains": float(any(normalise(a) and normalise(a) in norm for a in answers)),
+        "em": float(exact(prediction, answers)),
+        "f1": best_f1(prediction, answers),
+        "contains": float(contains(prediction, answers)),
     }
 
 

@@ -114,6 +114,14 @@ def test_the_training_network_computes_what_the_served_encoder_computes() -> Non
     assert torch.allclose(start[mask.bool()], expected[mask.bool()], atol=1e-5)
 
 
+def test_the_answer_is_the_best_span_of_any_window_against_the_lowest_no_answer_score() -> None:
+    # Rows of best_spans: first token, last token, span score, no-answer score.
+    best = np.array([[3, 4, 2.0, 1.0], [5, 6, 5.0, 9.0], [7, 7, 4.0, 4.5]], dtype=np.float32)
+    assert span_fit.choose(best) == (1, 4.0)  # window 1's span, against window 0's no-answer score
+    assert span_fit.choose(best[[0, 2]]) == (1, 3.0)
+    assert span_fit.choose(best[[2]]) == (0, -0.5)  # only the no-answer option is better: refuse
+
+
 def test_int8_rows_round_trip_within_their_step() -> None:
     w = np.random.default_rng(0).normal(size=(8, 16)).astype(np.float32)
     stored = span_fit.quantise({"encoder.layer.0.output.dense.weight": w, "qa_head.bias": np.ones(2, np.float32)})

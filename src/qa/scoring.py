@@ -33,6 +33,12 @@ def exact(prediction: str, answers: list[str]) -> bool:
     return any(normalise(prediction) == normalise(a) for a in answers)
 
 
+def contains(prediction: str, answers: list[str]) -> bool:
+    """The answer holds a gold span whole: what a reader of a longer answer still finds in it."""
+    norm = normalise(prediction)
+    return any(gold and gold in norm for gold in map(normalise, answers))
+
+
 def _lcs(a: str, b: str) -> int:
     table = [0] * (len(b) + 1)
     best = 0

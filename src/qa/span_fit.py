@@ -294,6 +294,16 @@ def best_spans(start: np.ndarray, end: np.ndarray, windows: Windows) -> np.ndarr
     return out
 
 
+def choose(best: np.ndarray) -> tuple[int, float]:
+    """Of one example's windows (rows of :func:`best_spans`): the row whose span scores best, and
+    that score minus the lowest no-answer score of any window (above 0, the reader answers).
+
+    The product's rule (:meth:`qa.span_reader.SpanReader.guess`), shared so that training
+    reports what the product does."""
+    row = int(np.argmax(best[:, 2]))
+    return row, float(best[row, 2] - best[:, 3].min())
+
+
 # ---- the shipped file ---------------------------------------------------------
 
 

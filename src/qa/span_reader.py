@@ -67,10 +67,9 @@ class SpanReader:
         with torch.inference_mode():
             logits = torch.nn.functional.linear(self.encoder(ids, mask), *self.head)
         best = span_fit.best_spans(logits[..., 0].numpy(), logits[..., 1].numpy(), windows)
-        row = int(np.argmax(best[:, 2]))
-        i, j, score, _ = best[row]
-        start, end = windows.offsets[row, int(i), 0], windows.offsets[row, int(j), 1]
-        return Guess(int(start), int(end), float(score - best[:, 3].min()))
+        row, margin = span_fit.choose(best)
+        i, j = int(best[row, 0]), int(best[row, 1])
+        return Guess(int(windows.offsets[row, i, 0]), int(windows.offsets[row, j, 1]), margin)
 
 
 def load(

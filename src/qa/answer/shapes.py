@@ -8,8 +8,9 @@ import re
 
 MAX_CHARS = 150
 NAME_CHARS = 8  # longer "names" are titles, whose words describe rather than name
-SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’」』])|(?<=[。！？!?][”’」』])")
-CLAUSE_END = re.compile(r"(?<=[,，;；。！？!?])|(?<=……)")
+STOPS = "。！？!?"  # what ends a sentence
+SENTENCE_END = re.compile(rf"(?<=[{STOPS}])(?![”’」』])|(?<=[{STOPS}][”’」』])")
+CLAUSE_END = re.compile(rf"(?<=[,，;；{STOPS}])|(?<=……)")
 # What kind of answer the question wants decides which spans may answer it at all.
 QUANTITY = re.compile(
     r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|\brates?\b"

@@ -24,6 +24,7 @@ from .shapes import (
     SENTENCE_END,
     SPENDING,
     SPENDING_Q,
+    STOPS,
     TIME_SPAN,
     WHEN,
 )
@@ -160,7 +161,7 @@ def bigram_share(word: str, text: str) -> float:
 
 def sentence_around(text: str, start: int, end: int) -> str:
     """The sentence (or sentences) of ``text`` holding characters ``start:end``."""
-    a = max(text.rfind(p, 0, start) for p in "。！？!?\n") + 1
-    ends = [i for i in (text.find(p, max(end - 1, a)) for p in "。！？!?") if i >= 0]
+    a = max(text.rfind(p, 0, start) for p in STOPS + "\n") + 1
+    ends = [i for i in (text.find(p, max(end - 1, a)) for p in STOPS) if i >= 0]
     b = min(ends) + 1 if ends else len(text)
     return text[a:b].strip()
