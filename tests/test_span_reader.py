@@ -12,7 +12,7 @@ import pytest
 from qa import index as store
 from qa import span_fit
 from qa import span_reader as sr
-from qa.answer import Readers
+from qa.answer import Readers, facts
 from qa.assistant import Assistant
 from qa.bert_embedder import BertEncoder, Geometry
 from qa.config import Settings
@@ -202,6 +202,21 @@ def test_span_mode_refuses_where_the_rules_find_nothing_and_the_reader_declines(
     bot.use_readers(replace(bot.readers, span=first))  # type: ignore[arg-type]
     reply = bot.ask("警快办有多少公里？")
     assert reply.grounded and first.read[:4] in reply.answer  # the sentence around the reader's span
+
+
+def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(
+    bot: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(facts, "_clear_lead", lambda scores: False)  # the reader is always asked
+    monkeypatch.setattr(facts, "fits_type", lambda query, span, topic: "累计访问量" not in span)
+    fake = FakeSpan("累计访问量5.4亿人次")  # in a sentence the (patched) rules do not offer
+    bot.use_readers(Readers("span", None, fake))  # type: ignore[arg-type]
+    reply = bot.ask("警快办是做什么的？")
+    assert reply.grounded and fake.calls == 1 and "5.4亿" in reply.answer
+    heading = FakeSpan("不见面就能办")  # the case's heading: the rules' best span answers instead
+    bot.use_readers(Readers("span", None, heading))  # type: ignore[arg-type]
+    reply = bot.ask("警快办是做什么的？")
+    assert reply.grounded and heading.calls == 1 and "9个警种" in reply.answer
 
 
 def test_manifest_names_the_span_reader(built: Settings) -> None:
