@@ -5,8 +5,9 @@ search (``vectors @ q`` in numpy, on OpenBLAS) in the same request threads, on 2
 Above a few thousand passages OpenBLAS splits that product over its own workers, and after
 each product they keep spinning, waiting for more work, while torch's threads need the same
 cores. On ``bench/scale.py``'s 1,000-case index a span reader's read took 119 ms instead of
-39 ms, and the embedder slowed the same way. The product itself is memory-bound (a passage
-vector is read once), so one thread costs it little.
+39 ms, and ``bench/blas_spin.py`` shows the embedder's next query at 56-65 ms instead of
+20 ms. Alone, the product takes about twice as long on one thread (0.29 against 0.14 ms
+for 6,973 passages); interleaved with torch, it was faster on one.
 """
 
 from __future__ import annotations
