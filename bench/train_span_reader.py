@@ -91,7 +91,7 @@ def prepare() -> None:
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
-    specials = span_fit.Specials(*(int(tokenizer.token_to_id(t)) for t in ("<s>", "</s>", "<pad>")))
+    specials = span_fit.Specials.of(tokenizer)
     rows = examples()
     rng = np.random.default_rng(13)
     parts = [_windows(tokenizer, row, i, specials, rng) for i, row in enumerate(rows)]
@@ -153,15 +153,14 @@ def load_data(work: Path) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
 def base_weights(work: Path, config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from qa.e5_rebuild import dequantize_q4_0
+    from qa.e5_rebuild import RawTensor
 
     hidden = int(config["hidden_size"])
     out = {}
     with np.load(work / "base.npz") as stored:
         for key in stored.files:
             name, kind, n = key.rsplit(":", 2)
-            raw = stored[key].tobytes()
-            values = dequantize_q4_0(raw, int(n)) if kind == "q4" else np.frombuffer(raw, dtype="<f4").copy()
+            values = RawTensor(kind, int(n), stored[key].tobytes()).values()
             out[name] = torch.from_numpy(_shape(name, values, hidden))
     return out
 
@@ -295,9 +294,8 @@ def report_shipped(work: Path, path: Path) -> dict[str, float]:
 
     windows, rows, meta = load_data(work)
     weights = base_weights(work, meta["config"])
-    stored, info, _ = span_reader._read(path)
-    trained = {k: torch.from_numpy(v) for k, v in span_fit.dequantise(stored).items()}
-    head = (trained.pop("qa_head.weight"), trained.pop("qa_head.bias"))
+    stored, info, _ = span_reader.read(path)
+    trained, head = span_reader.unpack(stored)
     geometry = replace(_geometry(meta["config"]), layers=int(info["layers"]))
     model = span_fit.SpanModel({**weights, **trained}, geometry, int(info["first_trained"]))
     with torch.no_grad():

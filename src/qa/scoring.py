@@ -1,4 +1,4 @@
-"""CMRC 2018's answer metrics: exact match and character F1 after removing punctuation and spaces.
+"""CMRC 2018's answer metrics (exact match, character F1) and "contains", after removing punctuation and spaces.
 
 Kept apart from the readers so that training code on another machine (``qa.span_fit``)
 scores answers the same way as ``bench/cmrc.py`` without importing jieba.

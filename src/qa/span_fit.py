@@ -38,6 +38,11 @@ class Specials:
     eos: int
     pad: int
 
+    @staticmethod
+    def of(tokenizer: Any) -> Specials:
+        """The ids of ``<s>``, ``</s>`` and ``<pad>`` in a ``tokenizers`` tokenizer."""
+        return Specials(*(int(tokenizer.token_to_id(t)) for t in ("<s>", "</s>", "<pad>")))
+
 
 @dataclass
 class Windows:

@@ -51,7 +51,7 @@ class SpanReader:
         self.encoder = encoder
         self.head = head
         self.tokenizer = tokenizer
-        self.specials = span_fit.Specials(*(int(tokenizer.token_to_id(t)) for t in ("<s>", "</s>", "<pad>")))
+        self.specials = span_fit.Specials.of(tokenizer)
         self.digest = digest
 
     def guess(self, question: str, context: str) -> Guess | None:
@@ -102,15 +102,12 @@ def _load(model_folder: Path, path: Path, int8: bool, _mtime_ns: int, _size: int
 def _build(model_folder: Path, path: Path, int8: bool, base: dict[str, Any], tokenizer: Any) -> SpanReader:
     """``tokenizer`` may truncate (at 512 tokens, as the embedder's does) and pad batches: the
     reader encodes one text at a time, and reads at most the first 512 tokens of a context."""
-    import torch
-
-    stored, meta, digest = _read(path)
+    stored, meta, digest = read(path)
     geometry = _geometry(json.loads((model_folder / "config.json").read_text(encoding="utf-8")))
     _check(meta, geometry, model_folder)
     geometry = replace(geometry, layers=int(meta["layers"]))  # a reader may run only the lower layers
     weights = dict(base)  # the trained layers replace the embedder's in this copy only
-    trained = {k: torch.from_numpy(v) for k, v in span_fit.dequantise(stored).items()}
-    head = (trained.pop("qa_head.weight"), trained.pop("qa_head.bias"))
+    trained, head = unpack(stored)
     weights.update(trained)
     if not int8:
         encoder = BertEncoder(weights, geometry)
@@ -129,7 +126,16 @@ def artefact_digest(path: Path = DEFAULT_PATH) -> str:
         raise ReaderMissing(MISSING.format(path=path, why=type(exc).__name__)) from exc
 
 
-def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+def unpack(stored: dict[str, np.ndarray]) -> tuple[dict[str, Any], tuple[Any, Any]]:
+    """The trained layers as float32 tensors under the encoder's names, and the head (weight, bias)."""
+    import torch
+
+    trained = {k: torch.from_numpy(v) for k, v in span_fit.dequantise(stored).items()}
+    return trained, (trained.pop("qa_head.weight"), trained.pop("qa_head.bias"))
+
+
+def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+    """The stored arrays, the metadata and the file's SHA-256; a missing or damaged file raises."""
     try:
         raw = path.read_bytes()
         with np.load(path) as data:

@@ -139,7 +139,7 @@ class Facts:
         """
         scores = self._score_spans(q.query, focus, candidates) if candidates else np.zeros(0)
         guess = None if _clear_lead(scores) else self._guess(q, hits[:SPAN_PASSAGES])
-        held = np.array([_holds(c, guess) for c in candidates]) if guess is not None else np.zeros(0, dtype=bool)
+        held = np.array([guess is not None and _holds(c, guess) for c in candidates], dtype=bool)
         if guess is not None and not held.any():
             hit, start, end = guess
             sentence = trim_span(sentence_around(hit.chunk.text, start, end))
@@ -149,7 +149,7 @@ class Facts:
         if not candidates:
             return None
         # A span holding the reader's answer beats any lexical score (all below 10).
-        hit, _, span = candidates[int(np.argmax(scores + 100.0 * held if held.size else scores))]
+        hit, _, span = candidates[int(np.argmax(scores + 100.0 * held))]
         return self._cite_span(case_id, hit, trim_span(span), draft)
 
     def _cite_span(self, case_id: str, hit: Hit, span: str, draft: Draft) -> str:
