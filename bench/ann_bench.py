@@ -1,4 +1,4 @@
-"""ANN above the threshold: recall@10 of the build's HNSW index against exact (flat) search, and the cost of each.
+"""ANN above the threshold: recall@10 of the build's HNSW index and of its compressed scan against exact (flat) search, and the cost of each.
 
     python bench/ann_bench.py                              # 20,000 and 70,000 synthetic vectors
     python bench/ann_bench.py --sizes 20000 --queries 500
@@ -12,7 +12,8 @@ perturbed passages (a question about one passage) and half fresh draws around a
 random centre. With ``--index`` the vectors are a built index's, and the queries
 are the dev questions encoded with that index's model (the fake hashing one for
 bench/scale.py's indexes, the configured model otherwise). The HNSW index is built by ``qa.index.hnsw_ip_index``,
-the very code a build runs, and searched with the manifest's efSearch and others.
+the very code a build runs, and searched with the manifest's efSearch and others; the compressed scan
+by ``qa.index.pq_ip_index``, asked for the 256 rows retrieval asks for.
 Query times are one question at a time, as the server asks.
 """
 
@@ -65,10 +66,10 @@ def from_index(index_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.ascontiguousarray(data.vectors), asked, calibration_queries([c["title"] for c in data.cases], embedder)
 
 
-def timed_search(index: object, queries: np.ndarray) -> tuple[np.ndarray, float]:
-    """Top-K rows for each query, asked one at a time; returns them and the mean ms per query."""
+def timed_search(index: object, queries: np.ndarray, depth: int = K) -> tuple[np.ndarray, float]:
+    """Top-K rows for each query (of ``depth`` asked), one query at a time; returns them and the mean ms per query."""
     started = time.perf_counter()
-    rows = [index.search(q.reshape(1, -1), K)[1][0] for q in queries]  # type: ignore[attr-defined]
+    rows = [index.search(q.reshape(1, -1), depth)[1][0][:K] for q in queries]  # type: ignore[attr-defined]
     return np.stack(rows), (time.perf_counter() - started) * 1000 / len(queries)
 
 
@@ -91,7 +92,7 @@ def tie_recall(found: np.ndarray, exact: np.ndarray, vectors: np.ndarray, querie
 
 
 def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int], tune: np.ndarray) -> list[str]:
-    """Markdown rows: flat, then HNSW at each efSearch; the one a build would choose (``calibrate``) is marked.
+    """Markdown rows: flat, HNSW at each efSearch (the one a build would choose, ``calibrate``, marked), the compressed scan.
 
     ``tune`` are the calibration queries (for an index, its titles asked as questions, as
     the build does; for synthetic vectors, other queries of the same kind). A build
@@ -114,7 +115,19 @@ def measure(name: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int],
         rows.append(
             f"| {name} | {len(vectors):,} | HNSW | {ef}{mark} | {recall(found, exact):.4f} | {tie_recall(found, exact, vectors, queries):.4f} | {ms:.3f} | {build_s:.1f} |"
         )
-    return rows
+    return [*rows, pq_row(name, vectors, queries, exact)]
+
+
+def pq_row(name: str, vectors: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> str:
+    """The compressed scan a build falls back to, asked for retrieval's depth (qa.fusion.CANDIDATES) as retrieval asks."""
+    from qa import index as store
+
+    started = time.perf_counter()
+    scan = store.pq_ip_index(vectors)
+    build_s = time.perf_counter() - started
+    found, ms = timed_search(scan, queries, store.CANDIDATES)
+    ties = tie_recall(found, exact, vectors, queries)
+    return f"| {name} | {len(vectors):,} | compressed scan | – | {recall(found, exact):.4f} | {ties:.4f} | {ms:.3f} | {build_s:.1f} |"
 
 
 def main() -> None:

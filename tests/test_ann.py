@@ -1,4 +1,4 @@
-"""ANN above a threshold (issue 17): the build chooses flat or HNSW, records it, and the loader honours it."""
+"""ANN above a threshold (issue 17): the build chooses flat, HNSW or the compressed scan, records it, the loader honours it."""
 
 from __future__ import annotations
 
@@ -105,10 +105,11 @@ def test_hnsw_is_kept_only_when_it_reaches_the_recall(settings: Settings, fake: 
 def test_a_corpus_hnsw_cannot_search_well_enough_stays_flat(
     settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "ANN_RECALL", 1.01)  # no efSearch can reach it
+    monkeypatch.setattr(store, "ANN_RECALL", 1.01)  # neither an efSearch nor the compressed scan can reach it
     build_index(_small_threshold(settings), fake, progress=False)
     data = store.load_current(settings.index_dir)
-    assert data.manifest["search"]["kind"] == "flat" and "hnsw_recall_at_10" in data.manifest["search"]
+    search = data.manifest["search"]
+    assert search["kind"] == "flat" and "hnsw_recall_at_10" in search and search["pq_recall_at_10"] <= 1.0
     assert isinstance(data.faiss_index, faiss.IndexFlatIP)
 
 
@@ -134,3 +135,63 @@ def test_retrieval_over_an_hnsw_version_uses_the_graph_and_finds_what_flat_finds
             expected = [(h.chunk.chunk_id, h.score) for h in flat.search(query, 8, case_ids)]
             assert [(h.chunk.chunk_id, h.score) for h in graph.search(query, 8, case_ids)] == expected
         assert graph.best_dense(query) == pytest.approx(flat.best_dense(query), abs=1e-6)
+
+
+def _graph_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HNSW falls short of the recall, as on templated near-duplicate passages."""
+    monkeypatch.setattr(store, "calibrate", lambda index, vectors, queries: (None, 0.947))
+
+
+def test_where_the_graph_falls_short_the_compressed_scan_is_written(
+    settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _graph_fails(monkeypatch)
+    first = build_index(_small_threshold(settings), fake, progress=False)
+    data = store.load_current(settings.index_dir)
+    search = data.manifest["search"]
+    assert search["kind"] == "pq" and search["hnsw_recall_at_10"] == 0.947
+    assert search["recall_at_10"] >= store.ANN_RECALL and search["k_factor"] == store.PQ_K_FACTOR
+    assert isinstance(data.faiss_index, faiss.IndexRefineFlat) and data.faiss_index.k_factor == store.PQ_K_FACTOR
+    np.testing.assert_allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-5)
+    assert build_index(_small_threshold(settings), fake, progress=False).version == first.version  # settled
+
+
+def test_the_compressed_scan_rebuilds_byte_identical(
+    settings: Settings, fake: HashingEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _graph_fails(monkeypatch)
+    first = _small_threshold(settings)
+    second = dataclasses.replace(first, index_dir=tmp_path / "again")
+    build_index(first, fake, progress=False, full=True)
+    build_index(second, fake, progress=False, full=True)
+    a, b = (store.current_dir(s.index_dir) / store.VECTORS for s in (first, second))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_retrieval_over_the_compressed_scan_finds_what_flat_finds(
+    built: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its candidates are re-ranked on the float vectors: scores are exact, not the codes' estimates."""
+    flat = Retriever(store.load_current(built.index_dir), fake)
+    _graph_fails(monkeypatch)
+    build_index(_small_threshold(built), fake, progress=False)
+    scan = Retriever(store.load_current(built.index_dir), fake)
+    assert scan.approximate
+    for question in ["警快办有多少人注册？", "莎姐", "调解成功率是多少", "What is Jingkuaiban?"]:
+        query = flat.prepare(question)
+        for case_ids in ([], flat.names.find(query)):
+            expected = [(h.chunk.chunk_id, h.score) for h in flat.search(query, 8, case_ids)]
+            assert [(h.chunk.chunk_id, h.score) for h in scan.search(query, 8, case_ids)] == expected
+
+
+def test_the_compressed_scan_finds_the_exact_top_10_among_near_ties() -> None:
+    """Tight clusters (near-duplicate passages): asked for retrieval's 256 rows, re-ranked, its top 10 is exact."""
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    vectors = np.repeat(centres, 50, axis=0) + 0.02 * rng.standard_normal((2000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[::40] + 0.01 * rng.standard_normal((50, 64)).astype(np.float32)
+    exact = store.flat_ip_index(vectors).search(queries, 10)[1]
+    found = store.pq_ip_index(vectors).search(queries, store.CANDIDATES)[1][:, :10]
+    assert all(set(f) == set(e) for f, e in zip(found, exact, strict=True))
+    assert store.search_index(vectors, threshold=100, queries=queries)[1]["recall_at_10"] >= store.ANN_RECALL

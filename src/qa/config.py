@@ -85,7 +85,8 @@ class Settings:
     reload_seconds: float = 2.0
     # A case not found by its own title blocks publishing (otherwise it is a warning); `qa index --strict`.
     strict_build: bool = False
-    # Passages up to this many are searched exactly (FAISS flat); above it a build writes an HNSW index.
+    # Passages up to this many are searched exactly (FAISS flat); above it a build writes an HNSW index,
+    # or a compressed scan re-ranked exactly where the graph falls short of the recall (qa.index.search_index).
     ann_threshold: int = 20_000
     # How fact spans are chosen: "span" (rules, the span reader choosing among them or deciding
     # where they find nothing), "hybrid" (rules, the feature reader where they find nothing),

@@ -13,7 +13,7 @@ ranking (bench/fusion_bench.py measures the agreement).
 Whenever a list has at most *M* rows, every rank is exact, so the result is the
 same, bit for bit, as ranking everything: the eleven real cases (50 passages) are
 searched exactly as before. Above the ANN threshold the dense list comes from
-HNSW (``qa.index.dense_top``), which gives only a top list anyway.
+HNSW or the compressed scan (``qa.index.dense_top``), which give only a top list anyway.
 """
 
 from __future__ import annotations

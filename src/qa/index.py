@@ -42,6 +42,7 @@ import faiss
 import numpy as np
 
 from .errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
+from .fusion import CANDIDATES
 from .models import Chunk, Figure
 
 FORMAT_VERSION = 1
@@ -53,8 +54,13 @@ BM25_DIR = "bm25"
 # HNSW settings: M links per node, the candidate list while building and while searching.
 # bench/ann_bench.py measures recall@10 against flat search with these (≥ 0.99 required).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
-# A build keeps HNSW only if some efSearch reaches this recall@10 on its titles asked as questions; else flat.
+# A build keeps HNSW only if some efSearch reaches this recall@10 on its titles asked as questions;
+# else the compressed scan below, if it reaches it; else flat.
 ANN_RECALL, EF_STEPS, CALIBRATION_QUERIES = 0.99, (64, 128, 256, 512, 1024), 200
+# The compressed scan: 4-bit product-quantiser codes, one per two dimensions, looked through for this
+# many candidates per row asked for, which are then re-ranked on the float vectors.
+PQ_BITS, PQ_K_FACTOR = 4, 4
+SEARCH_KINDS: dict[str, Any] = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat, "pq": faiss.IndexRefineFlat}
 
 
 @dataclass
@@ -114,24 +120,60 @@ def hnsw_ip_index(vectors: np.ndarray, ef_search: int = HNSW_EF_SEARCH) -> Any:
     return index
 
 
+def pq_ip_index(vectors: np.ndarray) -> Any:
+    """A scan of compact codes whose best candidates are re-ranked on the float vectors.
+
+    FAISS's fast-scan product quantiser: a 4-bit code per two dimensions (96 bytes for
+    384 dimensions, against 1,536 as floats), compared through SIMD look-up tables.
+    Still linear in the passages, but at 70,000 passages it took 0.5-0.6 ms a query
+    where the float scan took 5-10 (docs/benchmarks.md). Its top 10 is exact unless a
+    true top-10 passage scores outside the best ``PQ_K_FACTOR`` × k codes (k = 256 in
+    retrieval), which calibration checks at that depth. Trained (k-means per sub-space,
+    seeded) on one thread, so a rebuild writes the same file.
+    """
+    dim = vectors.shape[1]
+    index = faiss.IndexRefineFlat(
+        faiss.IndexPQFastScan(dim, dim // 2 if dim % 2 == 0 else dim, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
+    )
+    index.k_factor = PQ_K_FACTOR
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.train(data)
+        index.add(data)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return index
+
+
 def search_index(vectors: np.ndarray, threshold: int, queries: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
-    """The FAISS index for these vectors and its manifest entry: flat up to ``threshold`` passages, HNSW above.
+    """The FAISS index for these vectors and its manifest entry: flat up to ``threshold`` passages, ANN above.
 
     Chosen at build time and recorded, so every server loading the version searches
     it the same way. HNSW is kept only with the smallest efSearch that finds at least
     ANN_RECALL of the exact top 10 for ``queries`` (the build asks its case titles as
-    questions); a corpus where none does (near-duplicate passages can defeat the
-    graph) stays flat, and so does one with no queries to check it on.
+    questions). Near-duplicate passages can defeat the graph (templated synthetic cases
+    did, hashed or embedded by the real model); then the compressed scan, checked the
+    same way; a corpus where neither reaches the recall stays flat, and so does one with
+    no queries to check on.
     """
     if len(vectors) <= threshold:
         return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold}
+    queries = queries if queries is not None else vectors[:0]
     index = hnsw_ip_index(vectors)
-    ef_search, measured = calibrate(index, vectors, queries if queries is not None else vectors[:0])
-    if ef_search is None:
-        return flat_ip_index(vectors), {"kind": "flat", "threshold": threshold, "hnsw_recall_at_10": measured}
-    index.hnsw.efSearch = ef_search
-    entry = {"kind": "hnsw", "threshold": threshold, "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
-    return index, entry | {"ef_search": ef_search, "recall_at_10": measured}
+    ef_search, measured = calibrate(index, vectors, queries)
+    if ef_search is not None:
+        index.hnsw.efSearch = ef_search
+        entry = {"kind": "hnsw", "threshold": threshold, "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
+        return index, entry | {"ef_search": ef_search, "recall_at_10": measured}
+    tried = {"threshold": threshold, "hnsw_recall_at_10": measured}
+    scan = pq_ip_index(vectors)
+    # Checked at the depth retrieval asks for: the exact top 10 must be among the rows re-ranked.
+    recall = _recall(scan, queries, _exact_top(vectors, queries), CANDIDATES) if len(queries) else 0.0
+    if recall >= ANN_RECALL:
+        return scan, tried | {"kind": "pq", "bits": PQ_BITS, "k_factor": PQ_K_FACTOR, "recall_at_10": recall}
+    return flat_ip_index(vectors), tried | {"kind": "flat", "pq_recall_at_10": recall}
 
 
 def calibrate(index: Any, vectors: np.ndarray, queries: np.ndarray) -> tuple[int | None, float]:
@@ -144,18 +186,23 @@ def calibrate(index: Any, vectors: np.ndarray, queries: np.ndarray) -> tuple[int
     """
     if not len(queries):
         return None, 0.0
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    exact = flat_ip_index(vectors).search(queries, 10)[1]
+    exact = _exact_top(vectors, queries)
     for step, ef_search in enumerate(EF_STEPS[:-1]):
-        if _recall(index, ef_search, queries, exact) >= ANN_RECALL:
-            kept = EF_STEPS[step + 1]
-            return kept, _recall(index, kept, queries, exact)
-    return None, _recall(index, EF_STEPS[-1], queries, exact)
+        index.hnsw.efSearch = ef_search
+        if _recall(index, queries, exact) >= ANN_RECALL:
+            index.hnsw.efSearch = kept = EF_STEPS[step + 1]
+            return kept, _recall(index, queries, exact)
+    index.hnsw.efSearch = EF_STEPS[-1]
+    return None, _recall(index, queries, exact)
 
 
-def _recall(index: Any, ef_search: int, queries: np.ndarray, exact: np.ndarray) -> float:
-    index.hnsw.efSearch = ef_search
-    found = index.search(queries, 10)[1]
+def _exact_top(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    return flat_ip_index(vectors).search(np.ascontiguousarray(queries, dtype=np.float32), 10)[1]
+
+
+def _recall(index: Any, queries: np.ndarray, exact: np.ndarray, depth: int = 10) -> float:
+    """The share of the exact top 10 that ``index`` puts in its own top 10 when asked for ``depth`` rows."""
+    found = index.search(np.ascontiguousarray(queries, dtype=np.float32), depth)[1][:, :10]
     return round(float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])), 4)
 
 
@@ -377,7 +424,11 @@ def stored_vectors(index: Any) -> np.ndarray:
     """
     if not index.ntotal:
         return np.zeros((0, index.d), np.float32)
-    storage: Any = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSWFlat) else index
+    storage: Any = index
+    if isinstance(index, faiss.IndexHNSWFlat):
+        storage = faiss.downcast_index(index.storage)
+    elif isinstance(index, faiss.IndexRefineFlat):  # the float vectors the codes' candidates are re-ranked on
+        storage = faiss.downcast_index(index.refine_index)
     view = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
     vectors = np.asarray(_Held(index, view))
     vectors.setflags(write=False)
@@ -387,11 +438,14 @@ def stored_vectors(index: Any) -> np.ndarray:
 def _honour_search(folder: Path, index: Any, manifest: dict[str, Any]) -> None:
     """Check the file is the kind of index the manifest records, and apply its search settings."""
     kind = search_kind(manifest)
-    expected: Any = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat}.get(kind)
+    expected: Any = SEARCH_KINDS.get(kind)
     if expected is None or not isinstance(index, expected):
         raise IndexCorrupt(f"{folder}: manifest says {kind} search, {VECTORS} holds {type(index).__name__}")
-    if kind == "hnsw":  # the build's calibrated value (also in the file; the manifest is what an operator edits)
+    # The build's calibrated values (also in the file; the manifest is what an operator edits).
+    if kind == "hnsw":
         index.hnsw.efSearch = int(manifest["search"].get("ef_search", HNSW_EF_SEARCH))
+    if kind == "pq":
+        index.k_factor = float(manifest["search"].get("k_factor", PQ_K_FACTOR))
 
 
 def load_doc_freq(folder: Path) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,9 +42,13 @@ class Case:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
-    """A retrievable passage. ``start``/``end`` index into the case body."""
+    """A retrievable passage. ``start``/``end`` index into the case body.
+
+    Slotted, and read with its case's strings shared (``from_dict``): an index of
+    70,000 passages holds 70,000 of these in every server.
+    """
 
     chunk_id: str
     case_id: str
@@ -59,10 +64,10 @@ class Chunk:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**data)
+        return cls(**_shared(data, "case_id", "title", "unit"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Figure:
     """A number stated in a case: ``metric`` ``value`` ``unit``, found at index time."""
 
@@ -78,7 +83,12 @@ class Figure:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Figure:
-        return cls(**data)
+        return cls(**_shared(data, "case_id", "chunk_id", "metric", "unit"))
+
+
+def _shared(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """``data`` with the strings under ``keys`` interned: every passage of a case repeats them."""
+    return data | {k: sys.intern(data[k]) for k in keys if isinstance(data.get(k), str)}
 
 
 @dataclass(frozen=True)

@@ -192,9 +192,9 @@ class Retriever:
         self._dense_lists: _Last[TopList] = _Last()
         self._lexical_lists: _Last[TopList] = _Last()
         self.data = data
-        # Above the ANN threshold the build wrote HNSW: then only the top of the dense list is known,
-        # and ranking every passage (vectors @ q) is what grew with the corpus (docs/benchmarks.md).
-        self.approximate = search_kind(data.manifest) == "hnsw"
+        # Above the ANN threshold the build wrote HNSW or a compressed scan: then only the top of the dense
+        # list is known, and ranking every passage (vectors @ q) is what grew with the corpus (docs/benchmarks.md).
+        self.approximate = search_kind(data.manifest) != "flat"
         # The rows whose cosines estimate deeper dense ranks there, in one block (a gather per query cost more).
         self._sample_vectors = np.ascontiguousarray(
             data.vectors[sample_rows(len(data.chunks)) if self.approximate else []]
@@ -295,8 +295,8 @@ class Retriever:
     def _dense_list(self, query: str, m: int) -> TopList:
         """The dense ranking's top ``m``.
 
-        Flat versions score every chunk (one matrix product); HNSW versions ask the
-        graph for the top and score only candidates and a fixed sample of rows.
+        Flat versions score every chunk (one matrix product); HNSW and compressed-scan versions ask
+        their index for the top and score only candidates and a fixed sample of rows.
         """
         if not self.approximate:
             return self._dense_lists.get((query, m), lambda: TopList.of_scores(self.dense_scores(query), m))
