@@ -22,6 +22,11 @@ def _small_threshold(settings: Settings) -> Settings:
     return dataclasses.replace(settings, ann_threshold=5)
 
 
+def _graph_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HNSW falls short of the recall, as on templated near-duplicate passages."""
+    monkeypatch.setattr(store, "calibrate", lambda index, vectors, queries: (None, 0.947))
+
+
 def test_default_threshold_keeps_flat_search(built: Settings) -> None:
     data = store.load_current(built.index_dir)
     assert data.manifest["search"] == {"kind": "flat", "threshold": built.ann_threshold}
@@ -61,11 +66,17 @@ def test_dense_top_on_flat_is_exact(built: Settings, fake: HashingEmbedder) -> N
     assert len(rows) == 5 and store.dense_top(data, query, 0)[0].size == 0
 
 
-def test_an_hnsw_rebuild_is_byte_identical(settings: Settings, fake: HashingEmbedder, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["hnsw", "pq"])
+def test_an_ann_rebuild_is_byte_identical(
+    settings: Settings, fake: HashingEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    if kind == "pq":
+        _graph_fails(monkeypatch)
     first = _small_threshold(settings)
     second = dataclasses.replace(first, index_dir=tmp_path / "again")
     build_index(first, fake, progress=False, full=True)
     build_index(second, fake, progress=False, full=True)
+    assert store.load_current(first.index_dir).manifest["search"]["kind"] == kind
     a, b = (store.current_dir(s.index_dir) / store.VECTORS for s in (first, second))
     assert a.read_bytes() == b.read_bytes()
 
@@ -137,11 +148,6 @@ def test_retrieval_over_an_hnsw_version_uses_the_graph_and_finds_what_flat_finds
         assert graph.best_dense(query) == pytest.approx(flat.best_dense(query), abs=1e-6)
 
 
-def _graph_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    """HNSW falls short of the recall, as on templated near-duplicate passages."""
-    monkeypatch.setattr(store, "calibrate", lambda index, vectors, queries: (None, 0.947))
-
-
 def test_where_the_graph_falls_short_the_compressed_scan_is_written(
     settings: Settings, fake: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,18 +160,6 @@ def test_where_the_graph_falls_short_the_compressed_scan_is_written(
     assert isinstance(data.faiss_index, faiss.IndexRefineFlat) and data.faiss_index.k_factor == store.PQ_K_FACTOR
     np.testing.assert_allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-5)
     assert build_index(_small_threshold(settings), fake, progress=False).version == first.version  # settled
-
-
-def test_the_compressed_scan_rebuilds_byte_identical(
-    settings: Settings, fake: HashingEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _graph_fails(monkeypatch)
-    first = _small_threshold(settings)
-    second = dataclasses.replace(first, index_dir=tmp_path / "again")
-    build_index(first, fake, progress=False, full=True)
-    build_index(second, fake, progress=False, full=True)
-    a, b = (store.current_dir(s.index_dir) / store.VECTORS for s in (first, second))
-    assert a.read_bytes() == b.read_bytes()
 
 
 def test_retrieval_over_the_compressed_scan_finds_what_flat_finds(
