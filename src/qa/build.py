@@ -203,22 +203,13 @@ def _up_to_date(previous: store.IndexData | None, report: BuildReport, ann_thres
     if previous is None or report.full or report.added or report.changed or report.removed:
         return False
     manifest = previous.manifest
-    if not _search_settled(manifest, report.chunks_after, ann_threshold):
+    if not store.search_settled(manifest, report.chunks_after, ann_threshold):
         return False
     if previous.chunks and not (previous.doc_freq and previous.bm25 is not None):
         return False
     return manifest.get("qa_version") == _package_version() and manifest.get("background") == _digest(
         background_passages()
     )
-
-
-def _search_settled(manifest: dict[str, Any], chunks: int, ann_threshold: int) -> bool:
-    """The version's search kind is what a build would choose now: flat below the threshold; above it
-    an ANN kind, or flat where both ANN kinds were built and fell short of the recall."""
-    kind = store.search_kind(manifest)
-    if chunks <= ann_threshold:
-        return kind == "flat"
-    return kind != "flat" or "pq_recall_at_10" in manifest.get("search", {})
 
 
 def _assemble(

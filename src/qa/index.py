@@ -111,12 +111,8 @@ def hnsw_ip_index(vectors: np.ndarray, ef_search: int = HNSW_EF_SEARCH) -> Any:
     index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index.hnsw.efSearch = ef_search
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
+    with _one_faiss_thread():
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    finally:
-        faiss.omp_set_num_threads(threads)
     return index
 
 
@@ -136,14 +132,21 @@ def pq_ip_index(vectors: np.ndarray) -> Any:
     index = faiss.IndexRefineFlat(faiss.IndexPQFastScan(dim, dim, PQ_BITS, faiss.METRIC_INNER_PRODUCT))
     index.k_factor = PQ_K_FACTOR
     data = np.ascontiguousarray(vectors, dtype=np.float32)
+    with _one_faiss_thread():
+        index.train(data)
+        index.add(data)
+    return index
+
+
+@contextlib.contextmanager
+def _one_faiss_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread for the block: a parallel build's bytes depend on thread timing."""
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
-        index.train(data)
-        index.add(data)
+        yield
     finally:
         faiss.omp_set_num_threads(threads)
-    return index
 
 
 def search_index(vectors: np.ndarray, threshold: int, queries: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
@@ -173,6 +176,15 @@ def search_index(vectors: np.ndarray, threshold: int, queries: np.ndarray | None
     if recall >= ANN_RECALL:
         return scan, tried | {"kind": "pq", "bits": PQ_BITS, "k_factor": PQ_K_FACTOR, "recall_at_10": recall}
     return flat_ip_index(vectors), tried | {"kind": "flat", "pq_recall_at_10": recall}
+
+
+def search_settled(manifest: dict[str, Any], chunks: int, threshold: int) -> bool:
+    """The version's search is what :func:`search_index` would choose now: flat up to ``threshold``
+    passages; above it an ANN kind, or flat where both ANN kinds were built and fell short."""
+    kind = search_kind(manifest)
+    if chunks <= threshold:
+        return kind == "flat"
+    return kind != "flat" or "pq_recall_at_10" in manifest.get("search", {})
 
 
 def calibrate(index: Any, vectors: np.ndarray, queries: np.ndarray) -> tuple[int | None, float]:
