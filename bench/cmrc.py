@@ -11,6 +11,7 @@ follow the CMRC 2018 evaluation script: character-level F1 and exact match after
 removing punctuation and spaces, best over the reference answers.
 
     python bench/cmrc.py                 # the shipped mode, "span" (its reader never saw fold 4)
+    python bench/cmrc.py --mode choice   # the span reader weighed against the rules by a learned choice
     python bench/cmrc.py --mode hybrid   # rules + the feature reader (trained per fold)
     python bench/cmrc.py --mode rules    # the rule engine alone, for comparison
     python bench/cmrc.py --mode reader   # the feature reader picks every fact span
@@ -117,7 +118,7 @@ def evaluate(assistant: Any, passages: list[dict[str, Any]], reader_for: Callabl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--mode", default="span", choices=["span", "rules", "hybrid", "reader"], help="how spans are chosen"
+        "--mode", default="span", choices=["span", "choice", "rules", "hybrid", "reader"], help="how spans are chosen"
     )
     parser.add_argument("--span-reader", type=Path, help="another span reader file (e.g. one trained without fold 3)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N passages (a quick look)")

@@ -38,11 +38,11 @@ def prepare(knowledge: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--mode", default=None, choices=["span", "rules", "hybrid", "reader"], help="default: QA_READER"
-    )
-    args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
+    from qa.config import READER_MODES
+
+    parser.add_argument("--mode", default=None, choices=READER_MODES, help="default: QA_READER")
+    args = parser.parse_args()
     from qa.assistant import Assistant
     from qa.build import build_index
     from qa.config import Settings

@@ -154,6 +154,20 @@ def test_the_shipped_reader_is_small_and_finds_the_answer() -> None:
     assert "5.4亿" in context[guess.start : guess.end] and guess.end - guess.start < 15
 
 
+def test_a_reading_keeps_every_span_and_its_best_is_the_guess() -> None:
+    reader = sr.load(ensure_default_model(Settings.from_env().cache_dir))
+    context = "自2021年1月1日正式上线运行以来,“警快办”注册人数1714万,累计访问量5.4亿人次,累计办事办件8567万余件。"
+    question = "“警快办”累计访问量有多少？"
+    reading = reader.read(question, context)
+    assert reading is not None and reading.best() == reader.guess(question, context)
+    best = reading.best()
+    assert reading.best_within(0, len(context)) == pytest.approx(float(reading.scores.max()))
+    assert reading.best_within(best.start, best.end) == pytest.approx(float(reading.scores.max()))
+    after = reading.best_within(best.end, len(context))  # the clauses after the answer rate lower
+    assert after is not None and after < float(reading.scores.max())
+    assert reading.best_within(3, 3) is None
+
+
 def test_reads_from_many_threads_at_once_equal_reads_one_at_a_time() -> None:
     """Request threads read at once; a text's int8 pass must depend on that text alone."""
     reader = sr.load(ensure_default_model(Settings.from_env().cache_dir))
@@ -174,14 +188,24 @@ class FakeSpan:
     def __init__(self, answer: str | None) -> None:
         self.answer = answer
         self.calls = 0
-        self.read = ""
+        self.seen = ""
 
     def guess(self, question: str, context: str) -> sr.Guess | None:
         self.calls += 1
-        self.read = context
+        self.seen = context
         at = context.find(self.answer) if self.answer is not None else 0
         size = len(self.answer) if self.answer is not None else 4
         return sr.Guess(at, at + size, 1.0) if at >= 0 else sr.Guess(0, 1, -1.0)
+
+    def read(self, question: str, context: str) -> sr.Reading:
+        """The same favourite as :meth:`guess`, scored 1 against a no-answer score of 0 (or 2 when
+        declining), and every other one-character span of the context scored -5."""
+        best = self.guess(question, context)
+        assert best is not None
+        starts = np.array([best.start, *range(len(context))])
+        ends = np.array([best.end, *range(1, len(context) + 1)])
+        scores = np.array([1.0] + [-5.0] * len(context), dtype=np.float32)
+        return sr.Reading(starts, ends, scores, 0.0 if best.margin > 0 else 2.0)
 
 
 def test_span_mode_lets_the_reader_choose_among_close_rule_spans(bot: Assistant) -> None:
@@ -201,7 +225,7 @@ def test_span_mode_refuses_where_the_rules_find_nothing_and_the_reader_declines(
     first = FakeSpan(None)
     bot.use_readers(replace(bot.readers, span=first))  # type: ignore[arg-type]
     reply = bot.ask("警快办有多少公里？")
-    assert reply.grounded and first.read[:4] in reply.answer  # the sentence around the reader's span
+    assert reply.grounded and first.seen[:4] in reply.answer  # the sentence around the reader's span
 
 
 def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import index as store
 from .answer import Answerer, Readers
+from .answer.choice import load as load_choice
 from .bert_embedder import BertMeanEmbedder
 from .config import DEFAULT_MODEL, Settings
 from .embedding import Embedder, ensure_default_model, fingerprint, load_embedder
@@ -181,7 +182,7 @@ def load_readers(settings: Settings, embedder: Embedder | None = None) -> Reader
     mode = settings.reader_mode
     features = load_reader() if mode in ("hybrid", "reader") else None
     span = None
-    if mode == "span":
+    if mode in ("span", "choice"):
         if settings.embed_model != DEFAULT_MODEL:
             raise ReaderMissing(
                 f"the span reader was trained on {DEFAULT_MODEL}, not {settings.embed_model}",
@@ -190,7 +191,7 @@ def load_readers(settings: Settings, embedder: Embedder | None = None) -> Reader
         inner = getattr(embedder, "inner", embedder)  # the batching wrapper's model
         shared = inner if isinstance(inner, BertMeanEmbedder) else None
         span = load_span_reader(ensure_default_model(settings.cache_dir), shared=shared)
-    return Readers(mode, features, span)
+    return Readers(mode, features, span, load_choice() if mode == "choice" else None)
 
 
 def load_state(

@@ -90,7 +90,7 @@ def _other_modes(questions: list[dict[str, Any]], assistant: Assistant, shipped:
     served = assistant.readers
     features = served.features or load_reader()
     for mode in READER_MODES:
-        if mode == shipped or (mode == "span" and served.span is None):
+        if mode == shipped or (mode in ("span", "choice") and served.span is None):
             continue
         assistant.use_readers(replace(served, mode=mode, features=features))
         found[mode] = _score(questions, lambda q: _ask_ours(assistant, q))["overall"]

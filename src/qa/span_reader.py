@@ -46,6 +46,32 @@ class Guess:
     margin: float  # the span's score minus the no-answer option's: above 0, the reader would answer
 
 
+@dataclass(frozen=True)
+class Reading:
+    """Every span the reader scored in one context: for each token it may start at, the best end
+    (``starts``/``ends`` in characters of the context, ``scores``), and the no-answer option's score.
+
+    Kept whole, not just the winner, so that a caller can ask how well the reader rates any stretch
+    of the context (:meth:`best_within`): a sentence the rules propose is weighed by the best span the
+    reader sees inside it (:mod:`qa.answer.choice`)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    scores: np.ndarray
+    null: float
+
+    def best(self) -> Guess:
+        i = int(np.argmax(self.scores))
+        return Guess(int(self.starts[i]), int(self.ends[i]), float(self.scores[i] - np.float32(self.null)))
+
+    def best_within(self, start: int, end: int) -> float | None:
+        """The best score of the spans kept (each start's best end) that lie inside characters
+        ``start:end``; None when none does. A span the reader would end further on does not count:
+        a stretch is rated by what the reader reads as an answer inside it."""
+        inside = (self.starts >= start) & (self.ends <= end)
+        return float(self.scores[inside].max()) if inside.any() else None
+
+
 class SpanReader:
     def __init__(self, encoder: BertEncoder, head: tuple[Any, Any], tokenizer: Any, digest: str) -> None:
         self.encoder = encoder
@@ -56,6 +82,11 @@ class SpanReader:
 
     def guess(self, question: str, context: str) -> Guess | None:
         """The best span of ``context`` for ``question`` (None for an empty context)."""
+        reading = self.read(question, context)
+        return reading.best() if reading is not None else None
+
+    def read(self, question: str, context: str) -> Reading | None:
+        """Every span's score in ``context`` for ``question`` (None for an empty context)."""
         import torch
 
         q = self.tokenizer.encode(question, add_special_tokens=False)
@@ -66,10 +97,11 @@ class SpanReader:
         ids, mask, _ = span_fit.tensors(windows, "cpu")
         with torch.inference_mode():
             logits = torch.nn.functional.linear(self.encoder(ids, mask), *self.head)
-        best = span_fit.best_spans(logits[..., 0].numpy(), logits[..., 1].numpy(), windows)
-        row, margin = span_fit.choose(best)
-        i, j = int(best[row, 0]), int(best[row, 1])
-        return Guess(int(windows.offsets[row, i, 0]), int(windows.offsets[row, j, 1]), margin)
+        rows, first, last, scores, null = span_fit.spans_by_start(
+            logits[..., 0].numpy(), logits[..., 1].numpy(), windows
+        )
+        offsets = windows.offsets
+        return Reading(offsets[rows, first, 0].astype(np.int64), offsets[rows, last, 1].astype(np.int64), scores, null)
 
 
 def load(

@@ -14,6 +14,7 @@ Modules, one concern each (imports point down this list):
 - ``knowledge``: per-index look-ups shared by everything below;
 - ``reply``: refusals;
 - ``topic``: the on-topic gate for questions that name no case;
+- ``choice``: the learned choice among candidate answers (reader and rules as signals);
 - ``facts``: one-case facts, by the rules and the learned reader;
 - ``structured``: catalogue, front-matter fields, comparisons;
 - ``followups``: reading a question in the light of the conversation;

@@ -9,8 +9,10 @@ import numpy as np
 
 from ..models import Hit, Reply
 from ..reader import Reader, Span
-from ..span_reader import SpanReader
+from ..span_reader import Reading, SpanReader
 from ..text import CJK, content_words
+from .choice import SpanChoice, shipped_choice
+from .choice import features as choice_features
 from .knowledge import Knowledge
 from .question import Draft, Question
 from .reply import missing_message, refuse
@@ -42,16 +44,20 @@ class Readers:
 
     mode: str = "rules"
     features: Reader | None = None  # qa.reader: modes "hybrid" and "reader"
-    span: SpanReader | None = None  # qa.span_reader: mode "span"
+    span: SpanReader | None = None  # qa.span_reader: modes "span" and "choice"
+    choice: SpanChoice | None = None  # qa.answer.choice: how mode "choice" weighs the reader against the rules
 
     def label(self) -> str:
         """The mode and the reader file that serves it: "span e7259f45ff60" (for /api/health)."""
-        reader = self.span if self.mode == "span" else self.features
+        reader = self.span if self.mode in ("span", "choice") else self.features
         return self.mode + (f" {reader.digest[:12]}" if reader is not None else "")
 
 
 SPAN_PASSAGES = 2  # passages the span reader reads: one left CMRC fold 3 at 5.9% refused, two at 2.3%
 CLEAR_LEAD = 0.1  # see _clear_lead
+CHOICE_LEAD = (
+    0.3  # mode "choice" reads more often: CMRC fold 3 (dev) holds-gold 0.824 at 0.1, 0.842 at 0.3, 0.855 always
+)
 
 
 class Facts:
@@ -93,6 +99,8 @@ class Facts:
         candidates = self._rule_candidates(q, case_id, hits)
         if self.readers.span is not None and self.reader_mode == "span":
             return self._span_part(q, case_id, hits, candidates, focus, draft)
+        if self.readers.span is not None and self.reader_mode == "choice":
+            return self._choice_part(q, case_id, hits, candidates, focus, draft)
         if self.reader_mode == "reader" or (self.reader_mode == "hybrid" and not candidates):
             # Where the rules find no span of the asked shape (a figure asked in other words than
             # the text's), the learned reader decides, and may choose its no-answer option.
@@ -108,7 +116,7 @@ class Facts:
         """The clauses (or sentences) of ``hits`` whose shape answers the question: (hit, rank, span)."""
         # A figure is one clause; "how", "what", "when" read better as a whole sentence.
         sentences = not wants_figure(q.query)
-        title = plain_text(self.kb.cases[case_id].title)
+        title = title_of(self.kb, case_id)
         candidates = [
             (h, rank, span)
             for rank, h in enumerate(hits)
@@ -151,6 +159,79 @@ class Facts:
         # A span holding the reader's answer beats any lexical score (all below 10).
         hit, _, span = candidates[int(np.argmax(scores + 100.0 * held))]
         return self._cite_span(case_id, hit, trim_span(span), draft)
+
+    def _choice_part(
+        self,
+        q: Question,
+        case_id: str,
+        hits: list[Hit],
+        candidates: list[tuple[Hit, int, str]],
+        focus: list[str],
+        draft: Draft,
+    ) -> str | None:
+        """Mode "choice": the rules' spans and the reader's sentence, weighed by the learned choice
+        (``qa.answer.choice``) instead of the fixed rule of mode "span" (the candidate holding the
+        reader's favourite wins). Opt-in, not the default: see ``docs/reader.md``."""
+        pool = self.span_pool(q, case_id, hits, candidates, focus)
+        if pool is None:
+            return None
+        chosen, rows = pool
+        hit, _, span = chosen[0] if rows is None else chosen[self._choice().pick(rows)]
+        return self._cite_span(case_id, hit, trim_span(span), draft)
+
+    def span_pool(
+        self, q: Question, case_id: str, hits: list[Hit], candidates: list[tuple[Hit, int, str]], focus: list[str]
+    ) -> tuple[list[tuple[Hit, int, str]], np.ndarray | None] | None:
+        """The candidates to choose from and their features (None: a clear lead or a declining
+        reader, so the first candidate answers); None where nothing can answer.
+
+        Public for ``bench/fit_span_choice.py``, which fits the choice on exactly what is chosen here."""
+        scores = self._score_spans(q.query, focus, candidates) if candidates else np.zeros(0)
+        order = [candidates[int(i)] for i in np.argsort(-scores, kind="stable")]
+        # The two best passages, and the one holding the rules' favourite when it lies further down.
+        read = hits[:SPAN_PASSAGES]
+        if order and order[0][0] not in read:
+            read = [*read, order[0][0]]
+        reading = None if _clear_lead(scores, CHOICE_LEAD) else self._reading(q, read)
+        if reading is None or (not candidates and reading.best().margin <= 0):
+            # With no rule span to offer, the reader's no-answer option refuses; with some, its
+            # ratings still weigh them (CMRC fold 3, dev, reading every question: holds the gold span
+            # 0.846 with the option deciding there too, 0.873 without).
+            return (order, None) if order else None
+        pool, lexical = list(candidates), list(scores)
+        rated = [_rating(reading, read, c) for c in pool]
+        sentence = self._readers_sentence(reading, read)
+        best = float(reading.scores.max())
+        # The reader's own sentence, unless a rule span already holds its answer or it only repeats the heading.
+        if (
+            sentence is not None
+            and best not in rated
+            and (not pool or plain_text(sentence[2]) != title_of(self.kb, case_id))
+        ):
+            pool.append(sentence)
+            lexical.append(float(self._score_spans(q.query, focus, [sentence])[0]))
+            rated.append(best)
+        rows = choice_features(rated, best, np.array(lexical), [c[1] for c in pool], [len(c[2]) for c in pool])
+        return pool, rows
+
+    def _choice(self) -> SpanChoice:
+        return self.readers.choice or shipped_choice()
+
+    def _reading(self, q: Question, hits: list[Hit]) -> Reading | None:
+        assert self.readers.span is not None
+        return self.readers.span.read(q.query, "\n".join(h.chunk.text for h in hits))
+
+    def _readers_sentence(self, reading: Reading, hits: list[Hit]) -> tuple[Hit, int, str] | None:
+        """The sentence around the reader's favourite span, as a candidate (hit, rank, sentence)."""
+        best = reading.best()
+        offset = 0
+        for rank, hit in enumerate(hits):
+            text = hit.chunk.text
+            if best.start < offset + len(text):
+                sentence = trim_span(sentence_around(text, best.start - offset, min(best.end - offset, len(text))))
+                return (hit, rank, sentence) if sentence else None
+            offset += len(text) + 1
+        return None
 
     def _cite_span(self, case_id: str, hit: Hit, span: str, draft: Draft) -> str:
         name = self.kb.cases[case_id].short_name
@@ -221,7 +302,7 @@ class Facts:
         return not any(self.kb.mentioned_anywhere(w) for w in topic)
 
 
-def _clear_lead(scores: np.ndarray) -> bool:
+def _clear_lead(scores: np.ndarray, lead: float = CLEAR_LEAD) -> bool:
     """One candidate, or a best one ahead of the next by ``CLEAR_LEAD`` in lexical fit.
 
     Fitted on dev: on CMRC fold 3 and ``bench/questions.jsonl``, leads of 0.1, 0.3 and 0.8 (and
@@ -232,7 +313,25 @@ def _clear_lead(scores: np.ndarray) -> bool:
     if len(scores) < 2:
         return len(scores) == 1
     top = np.sort(scores)[::-1]
-    return float(top[0] - top[1]) >= CLEAR_LEAD
+    return float(top[0] - top[1]) >= lead
+
+
+def title_of(kb: Knowledge, case_id: str) -> str:
+    return plain_text(kb.cases[case_id].title)
+
+
+def _rating(reading: Reading, hits: list[Hit], candidate: tuple[Hit, int, str]) -> float | None:
+    """The reader's best score for a span inside ``candidate`` (-inf where none fits in it); None
+    where the reader did not read its passage."""
+    hit, _, span = candidate
+    offset = 0
+    for read in hits:
+        if read.chunk.chunk_id == hit.chunk.chunk_id:
+            at = hit.chunk.text.find(span.strip())
+            inside = reading.best_within(offset + at, offset + at + len(span.strip())) if at >= 0 else None
+            return inside if inside is not None else -np.inf  # read, but no span of it scored: as far as can be
+        offset += len(read.chunk.text) + 1
+    return None
 
 
 def _holds(candidate: tuple[Hit, int, str], guess: tuple[Hit, int, int]) -> bool:
