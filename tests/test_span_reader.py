@@ -161,10 +161,10 @@ def test_a_reading_keeps_every_span_and_its_best_is_the_guess() -> None:
     reading = reader.read(question, context)
     assert reading is not None and reading.best() == reader.guess(question, context)
     best = reading.best()
-    assert reading.best_within(0, len(context)) == pytest.approx(float(reading.scores.max()))
-    assert reading.best_within(best.start, best.end) == pytest.approx(float(reading.scores.max()))
-    after = reading.best_within(best.end, len(context))  # the clauses after the answer rate lower
-    assert after is not None and after < float(reading.scores.max())
+    assert reading.best_within(0, len(context)) == pytest.approx(reading.top)
+    assert reading.best_within(best.start, best.end) == pytest.approx(reading.top)
+    before, after = reading.best_within(0, best.start), reading.best_within(best.end, len(context))
+    assert before is not None and after is not None and max(before, after) < reading.top  # the other clauses rate lower
     assert reading.best_within(3, 3) is None
 
 
@@ -198,14 +198,13 @@ class FakeSpan:
         return sr.Guess(at, at + size, 1.0) if at >= 0 else sr.Guess(0, 1, -1.0)
 
     def read(self, question: str, context: str) -> sr.Reading:
-        """The same favourite as :meth:`guess`, scored 1 against a no-answer score of 0 (or 2 when
-        declining), and every other one-character span of the context scored -5."""
+        """The same favourite as :meth:`guess`, scored 1; a character a token, any other span -2 or -5."""
         best = self.guess(question, context)
         assert best is not None
-        starts = np.array([best.start, *range(len(context))])
-        ends = np.array([best.end, *range(1, len(context) + 1)])
-        scores = np.array([1.0] + [-5.0] * len(context), dtype=np.float32)
-        return sr.Reading(starts, ends, scores, 0.0 if best.margin > 0 else 2.0)
+        first = np.arange(len(context))
+        start = np.where(first == best.start, 0.5, -2.5).astype(np.float32)
+        end = np.where(first + 1 == best.end, 0.5, -2.5).astype(np.float32)
+        return sr.Reading(best, 1.0, (sr.Window(first, first + 1, start, end),))
 
 
 def test_span_mode_lets_the_reader_choose_among_close_rule_spans(bot: Assistant) -> None:

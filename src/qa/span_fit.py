@@ -299,27 +299,6 @@ def best_spans(start: np.ndarray, end: np.ndarray, windows: Windows) -> np.ndarr
     return out
 
 
-def spans_by_start(
-    start: np.ndarray, end: np.ndarray, windows: Windows
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Every context token of every window as a span's first token, with its best last token (at
-    most ``MAX_ANSWER`` on): (window row, first, last, score) arrays, and the lowest no-answer score
-    of any window, as :func:`choose` takes it. The best of these is :func:`best_spans`' winner."""
-    width = start.shape[1]
-    i, j = np.arange(width)[:, None], np.arange(width)[None, :]
-    band = (j >= i) & (j < i + MAX_ANSWER)
-    parts = []
-    for r in range(len(start)):
-        lo, hi = int(windows.ctx_start[r]), int(windows.ctx_end[r])
-        scores = np.where(band[lo:hi, lo:hi], start[r, lo:hi, None] + end[r, None, lo:hi], -np.inf)
-        last = scores.argmax(axis=1)
-        firsts = np.arange(hi - lo)
-        parts.append((np.full(hi - lo, r), firsts + lo, last + lo, scores[firsts, last]))
-    rows, first, last_, best = (np.concatenate(x) for x in zip(*parts, strict=True))
-    null = float(min(start[r, 0] + end[r, 0] for r in range(len(start))))
-    return rows, first, last_, best.astype(np.float32), null
-
-
 def choose(best: np.ndarray) -> tuple[int, float]:
     """Of one example's windows (rows of :func:`best_spans`): the row whose span scores best, and
     that score minus the lowest no-answer score of any window (above 0, the reader answers).

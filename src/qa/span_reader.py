@@ -47,29 +47,45 @@ class Guess:
 
 
 @dataclass(frozen=True)
+class Window:
+    """One window's context tokens: their characters in the context read, and their start and end scores."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    start_scores: np.ndarray
+    end_scores: np.ndarray
+
+
+@dataclass(frozen=True)
 class Reading:
-    """Every span the reader scored in one context: for each token it may start at, the best end
-    (``starts``/``ends`` in characters of the context, ``scores``), and the no-answer option's score.
+    """What the reader saw in one context: its best span (:meth:`best`, as :meth:`SpanReader.guess`
+    returns it), the score of that span (``top``), and every window's token scores.
 
     Kept whole, not just the winner, so that a caller can ask how well the reader rates any stretch
     of the context (:meth:`best_within`): a sentence the rules propose is weighed by the best span the
     reader sees inside it (:mod:`qa.answer.choice`)."""
 
-    starts: np.ndarray
-    ends: np.ndarray
-    scores: np.ndarray
-    null: float
+    guess: Guess
+    top: float
+    windows: tuple[Window, ...]
 
     def best(self) -> Guess:
-        i = int(np.argmax(self.scores))
-        return Guess(int(self.starts[i]), int(self.ends[i]), float(self.scores[i] - np.float32(self.null)))
+        return self.guess
 
     def best_within(self, start: int, end: int) -> float | None:
-        """The best score of the spans kept (each start's best end) that lie inside characters
-        ``start:end``; None when none does. A span the reader would end further on does not count:
-        a stretch is rated by what the reader reads as an answer inside it."""
-        inside = (self.starts >= start) & (self.ends <= end)
-        return float(self.scores[inside].max()) if inside.any() else None
+        """The best score of a span (at most ``span_fit.MAX_ANSWER`` tokens) lying inside characters
+        ``start:end``, over every window; None when no token lies inside."""
+        best = None
+        for w in self.windows:
+            inside = np.flatnonzero((w.starts >= start) & (w.ends <= end))
+            if not len(inside):
+                continue
+            s, e = w.start_scores[inside], w.end_scores[inside]
+            i, j = np.arange(len(inside))[:, None], np.arange(len(inside))[None, :]
+            band = (j >= i) & (j < i + span_fit.MAX_ANSWER)
+            score = float(np.where(band, s[:, None] + e[None, :], -np.inf).max())
+            best = score if best is None else max(best, score)
+        return best
 
 
 class SpanReader:
@@ -97,11 +113,20 @@ class SpanReader:
         ids, mask, _ = span_fit.tensors(windows, "cpu")
         with torch.inference_mode():
             logits = torch.nn.functional.linear(self.encoder(ids, mask), *self.head)
-        rows, first, last, scores, null = span_fit.spans_by_start(
-            logits[..., 0].numpy(), logits[..., 1].numpy(), windows
+        start, end = logits[..., 0].numpy(), logits[..., 1].numpy()
+        best = span_fit.best_spans(start, end, windows)
+        row, margin = span_fit.choose(best)
+        i, j = int(best[row, 0]), int(best[row, 1])
+        guess = Guess(int(windows.offsets[row, i, 0]), int(windows.offsets[row, j, 1]), margin)
+        return Reading(
+            guess, float(best[row, 2]), tuple(_window(windows, r, start[r], end[r]) for r in range(len(best)))
         )
-        offsets = windows.offsets
-        return Reading(offsets[rows, first, 0].astype(np.int64), offsets[rows, last, 1].astype(np.int64), scores, null)
+
+
+def _window(windows: span_fit.Windows, row: int, start: np.ndarray, end: np.ndarray) -> Window:
+    lo, hi = int(windows.ctx_start[row]), int(windows.ctx_end[row])
+    offsets = windows.offsets[row, lo:hi]
+    return Window(offsets[:, 0].astype(np.int64), offsets[:, 1].astype(np.int64), start[lo:hi], end[lo:hi])
 
 
 def load(

@@ -201,7 +201,7 @@ class Facts:
         pool, lexical = list(candidates), list(scores)
         rated = [_rating(reading, read, c) for c in pool]
         sentence = self._readers_sentence(reading, read)
-        best = float(reading.scores.max())
+        best = reading.top
         # The reader's own sentence, unless a rule span already holds its answer or it only repeats the heading.
         if (
             sentence is not None
