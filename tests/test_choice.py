@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa import index as store
 from qa.answer import Readers, choice, facts
 from qa.assistant import Assistant
+from qa.config import Settings
 from qa.errors import ReaderMissing
 from test_span_reader import FakeSpan
 
@@ -78,3 +80,7 @@ def test_choice_mode_refuses_where_the_rules_find_nothing_and_the_reader_decline
     _use(bot, answers, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     reply = bot.ask("警快办有多少公里？")
     assert reply.grounded and answers.seen[:4] in reply.answer
+
+
+def test_the_manifest_names_the_choice_weights(built: Settings) -> None:
+    assert store.load_current(built.index_dir).manifest["reader"]["choice_sha256"] == choice.load().digest

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import index as store
+from .answer.choice import shipped_choice
 from .chunking import SEPARATORS, chunk_cases, embedding_text
 from .config import Settings
 from .corpus import checks_problems, load_cases
@@ -241,7 +242,7 @@ def _assemble(
         "counts": {"cases": len(cases), "chunks": len(chunks)},
         "background": _digest(background_passages()),
         "search": search,
-        "reader": {"sha256": reader_digest(), "span_sha256": span_digest()},
+        "reader": {"sha256": reader_digest(), "span_sha256": span_digest(), "choice_sha256": shipped_choice().digest},
     }
     metas = [c.meta() for c in cases]
     data = store.IndexData(manifest, vectors, chunks, metas, figures_for(chunks), version, faiss_index)
