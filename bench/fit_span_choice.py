@@ -2,16 +2,17 @@
 ``src/qa/data/span_choice.json``.
 
 The choice weighs the span reader's rating of each candidate against the rules' lexical fit. Its
-weights must come from questions the reader never saw, or the fit would learn to trust an
-overfitted reader: so they are fitted on **CMRC 2018 trial fold 3** (``bench/cmrc.py``'s folds)
-with the reader trained without fold 3 (``python bench/train_span_reader.py fit --keep-chooser``
-writes it to ``build/span/out/without_fold3.npz``). Fold 4 stays held out: neither the reader nor
-the choice saw it.
+weights should come from questions the reader never saw, or the fit would learn to trust an
+overfitted reader: so the bulk is **CMRC 2018 trial fold 3** (``bench/cmrc.py``'s folds), read by
+the reader trained without fold 3 (``python bench/train_span_reader.py fit --keep-chooser`` writes
+it to ``build/span/out/without_fold3.npz``). The **dev** questions of ``bench/questions.jsonl``
+asked without history join them so that the domain has its say (every reader was trained on those).
+Fold 4 stays held out: neither the reader nor the choice saw it.
 
-Every fold-3 question is asked through the product (``Assistant.ask``); where the choice applies
-(the reader was asked and answers), the candidates it chose among and their features are recorded
-with a label each: does the candidate, as it would be quoted, hold a gold answer. The fit is a
-deterministic full-batch gradient ascent (:func:`qa.answer.choice.fit`).
+Each question is asked through the product (``Assistant.ask``). Where the choice applies (the reader
+was asked), the candidates it chose among and their features are recorded with a label each: does
+the candidate, as it would be quoted, hold the answer (a gold span; every expected string). The fit
+is a deterministic full-batch gradient ascent (:func:`qa.answer.choice.fit`).
 
     python bench/fit_span_choice.py --span-reader build/span/out/without_fold3.npz
 """
@@ -111,9 +112,8 @@ def main() -> int:
         (cmrc_settings(cmrc), cmrc_questions(cmrc.load(), cmrc.fold_of)),
         (Settings.from_env(reader_mode="rules"), domain_questions(ROOT / "bench" / "questions.jsonl")),
     ):
-        assistant = Assistant.load(
-            settings=settings
-        )  # mode "rules": loads no weights, so none are needed to refit them
+        # Mode "rules" loads no weights, so none are needed to refit them; the choice is handed its reader.
+        assistant = Assistant.load(settings=settings)
         assistant.use_readers(Readers("choice", None, reader, choice.SpanChoice(np.zeros(len(choice.FEATURES)), "")))
         found = collect(assistant, questions)
         print(f"{settings.index_dir}: {len(found)} of {len(questions)} questions made the choice")
