@@ -159,8 +159,8 @@ def test_a_reading_keeps_every_span_and_its_best_is_the_guess() -> None:
     context = "自2021年1月1日正式上线运行以来,“警快办”注册人数1714万,累计访问量5.4亿人次,累计办事办件8567万余件。"
     question = "“警快办”累计访问量有多少？"
     reading = reader.read(question, context)
-    assert reading is not None and reading.best() == reader.guess(question, context)
-    best = reading.best()
+    assert reading is not None and reading.guess == reader.guess(question, context)
+    best = reading.guess
     assert reading.best_within(0, len(context)) == pytest.approx(reading.top)
     assert reading.best_within(best.start, best.end) == pytest.approx(reading.top)
     before, after = reading.best_within(0, best.start), reading.best_within(best.end, len(context))

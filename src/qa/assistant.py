@@ -22,7 +22,7 @@ from . import index as store
 from .answer import Answerer, Readers
 from .answer.choice import load as load_choice
 from .bert_embedder import BertMeanEmbedder
-from .config import DEFAULT_MODEL, Settings
+from .config import DEFAULT_MODEL, SPAN_MODES, Settings
 from .embedding import Embedder, ensure_default_model, fingerprint, load_embedder
 from .errors import IndexCorrupt, IndexMismatch, InvalidQuestion, QAError, ReaderMissing, ReloadFailed
 from .models import Reply
@@ -182,7 +182,7 @@ def load_readers(settings: Settings, embedder: Embedder | None = None) -> Reader
     mode = settings.reader_mode
     features = load_reader() if mode in ("hybrid", "reader") else None
     span = None
-    if mode in ("span", "choice"):
+    if mode in SPAN_MODES:
         if settings.embed_model != DEFAULT_MODEL:
             raise ReaderMissing(
                 f"the span reader was trained on {DEFAULT_MODEL}, not {settings.embed_model}",

@@ -16,6 +16,7 @@ DEFAULT_MODEL = "multilingual-e5-small"
 # agree whenever they find the same index, whatever folder each was started from.
 DB_NAME = "questions.sqlite3"
 READER_MODES = ("span", "choice", "hybrid", "reader", "rules")  # how fact spans are chosen; see docs/reader.md
+SPAN_MODES = ("span", "choice")  # the modes that read with the span reader (qa.span_reader)
 
 
 def _env(name: str, default: str) -> str:
@@ -89,8 +90,9 @@ class Settings:
     # or a compressed scan re-ranked exactly where the graph falls short of the recall (qa.index.search_index).
     ann_threshold: int = 20_000
     # How fact spans are chosen: "span" (rules, the span reader choosing among them or deciding
-    # where they find nothing), "choice" (the same, weighed by a learned choice), "hybrid" (rules, the feature reader where they find nothing),
-    # "reader" (the feature reader alone) or "rules" (no reader); see docs/reader.md.
+    # where they find nothing), "choice" (the same, weighed by a learned choice), "hybrid" (rules,
+    # the feature reader where they find nothing), "reader" (the feature reader alone) or "rules"
+    # (no reader); see docs/reader.md.
     reader_mode: str = "span"
 
     def __post_init__(self) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .assistant import Assistant
-from .config import READER_MODES, Settings
+from .config import READER_MODES, SPAN_MODES, Settings
 from .corpus import load_cases
 from .embedding import Embedder
 from .index import flat_ip_index
@@ -90,7 +90,7 @@ def _other_modes(questions: list[dict[str, Any]], assistant: Assistant, shipped:
     served = assistant.readers
     features = served.features or load_reader()
     for mode in READER_MODES:
-        if mode == shipped or (mode in ("span", "choice") and served.span is None):
+        if mode == shipped or (mode in SPAN_MODES and served.span is None):
             continue
         assistant.use_readers(replace(served, mode=mode, features=features))
         found[mode] = _score(questions, lambda q: _ask_ours(assistant, q))["overall"]

@@ -58,7 +58,7 @@ class Window:
 
 @dataclass(frozen=True)
 class Reading:
-    """What the reader saw in one context: its best span (:meth:`best`, as :meth:`SpanReader.guess`
+    """What the reader saw in one context: its best span (``guess``, as :meth:`SpanReader.guess`
     returns it), the score of that span (``top``), and every window's token scores.
 
     Kept whole, not just the winner, so that a caller can ask how well the reader rates any stretch
@@ -68,9 +68,6 @@ class Reading:
     guess: Guess
     top: float
     windows: tuple[Window, ...]
-
-    def best(self) -> Guess:
-        return self.guess
 
     def best_within(self, start: int, end: int) -> float | None:
         """The best score of a span (at most ``span_fit.MAX_ANSWER`` tokens) lying inside characters
@@ -99,7 +96,7 @@ class SpanReader:
     def guess(self, question: str, context: str) -> Guess | None:
         """The best span of ``context`` for ``question`` (None for an empty context)."""
         reading = self.read(question, context)
-        return reading.best() if reading is not None else None
+        return reading.guess if reading is not None else None
 
     def read(self, question: str, context: str) -> Reading | None:
         """Every span's score in ``context`` for ``question`` (None for an empty context)."""

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import SPAN_MODES
 from ..models import Hit, Reply
 from ..reader import Reader, Span
-from ..span_reader import Reading, SpanReader
+from ..span_reader import Guess, Reading, SpanReader
 from ..text import CJK, content_words
 from .choice import SpanChoice, shipped_choice
 from .choice import features as choice_features
@@ -49,7 +50,7 @@ class Readers:
 
     def label(self) -> str:
         """The mode and the reader file that serves it: "span e7259f45ff60" (for /api/health)."""
-        reader = self.span if self.mode in ("span", "choice") else self.features
+        reader = self.span if self.mode in SPAN_MODES else self.features
         return self.mode + (f" {reader.digest[:12]}" if reader is not None else "")
 
 
@@ -193,7 +194,7 @@ class Facts:
         if order and order[0][0] not in read:
             read = [*read, order[0][0]]
         reading = None if _clear_lead(scores, CHOICE_LEAD) else self._reading(q, read)
-        if reading is None or (not candidates and reading.best().margin <= 0):
+        if reading is None or (not candidates and reading.guess.margin <= 0):
             # With no rule span to offer, the reader's no-answer option refuses; with some, its
             # ratings still weigh them (CMRC fold 3, dev, reading every question: holds the gold span
             # 0.846 with the option deciding there too, 0.873 without).
@@ -219,19 +220,16 @@ class Facts:
 
     def _reading(self, q: Question, hits: list[Hit]) -> Reading | None:
         assert self.readers.span is not None
-        return self.readers.span.read(q.query, "\n".join(h.chunk.text for h in hits))
+        return self.readers.span.read(q.query, _joined(hits))
 
     def _readers_sentence(self, reading: Reading, hits: list[Hit]) -> tuple[Hit, int, str] | None:
         """The sentence around the reader's favourite span, as a candidate (hit, rank, sentence)."""
-        best = reading.best()
-        offset = 0
-        for rank, hit in enumerate(hits):
-            text = hit.chunk.text
-            if best.start < offset + len(text):
-                sentence = trim_span(sentence_around(text, best.start - offset, min(best.end - offset, len(text))))
-                return (hit, rank, sentence) if sentence else None
-            offset += len(text) + 1
-        return None
+        located = _locate(hits, reading.guess)
+        if located is None:
+            return None
+        rank, start, end = located
+        sentence = trim_span(sentence_around(hits[rank].chunk.text, start, end))
+        return (hits[rank], rank, sentence) if sentence else None
 
     def _cite_span(self, case_id: str, hit: Hit, span: str, draft: Draft) -> str:
         name = self.kb.cases[case_id].short_name
@@ -242,16 +240,11 @@ class Facts:
         """Where the span reader puts the answer in ``hits`` (read as one text): the hit and a
         character range of its chunk; None when its no-answer option wins."""
         assert self.readers.span is not None
-        texts = [h.chunk.text for h in hits]
-        guess = self.readers.span.guess(q.query, "\n".join(texts))
+        guess = self.readers.span.guess(q.query, _joined(hits))
         if guess is None or guess.margin <= 0:
             return None
-        offset = 0
-        for hit, text in zip(hits, texts, strict=True):
-            if guess.start < offset + len(text):
-                return hit, guess.start - offset, min(guess.end - offset, len(text))
-            offset += len(text) + 1
-        return None
+        located = _locate(hits, guess)
+        return (hits[located[0]], located[1], located[2]) if located is not None else None
 
     def _read(self, q: Question, hits: list[Hit]) -> Span | None:
         """The reader's span over the case's passages; None when it chooses no answer (or is off)."""
@@ -303,7 +296,7 @@ class Facts:
 
 
 def _clear_lead(scores: np.ndarray, lead: float = CLEAR_LEAD) -> bool:
-    """One candidate, or a best one ahead of the next by ``CLEAR_LEAD`` in lexical fit.
+    """One candidate, or a best one ahead of the next by ``lead`` in lexical fit.
 
     Fitted on dev: on CMRC fold 3 and ``bench/questions.jsonl``, leads of 0.1, 0.3 and 0.8 (and
     asking the reader every time) gave the same figures within one question, while at 0.1 the
@@ -324,13 +317,34 @@ def _rating(reading: Reading, hits: list[Hit], candidate: tuple[Hit, int, str]) 
     """The reader's best score for a span inside ``candidate`` (-inf where none fits in it); None
     where the reader did not read its passage."""
     hit, _, span = candidate
-    offset = 0
-    for read in hits:
+    for read, offset in zip(hits, _offsets(hits), strict=True):
         if read.chunk.chunk_id == hit.chunk.chunk_id:
             at = hit.chunk.text.find(span.strip())
             inside = reading.best_within(offset + at, offset + at + len(span.strip())) if at >= 0 else None
             return inside if inside is not None else -np.inf  # read, but no span of it scored: as far as can be
-        offset += len(read.chunk.text) + 1
+    return None
+
+
+def _joined(hits: list[Hit]) -> str:
+    """The passages as the span reader reads them: one text, a newline between passages."""
+    return "\n".join(h.chunk.text for h in hits)
+
+
+def _offsets(hits: list[Hit]) -> list[int]:
+    """Where each passage starts in :func:`_joined`'s text."""
+    starts, at = [], 0
+    for hit in hits:
+        starts.append(at)
+        at += len(hit.chunk.text) + 1
+    return starts
+
+
+def _locate(hits: list[Hit], guess: Guess) -> tuple[int, int, int] | None:
+    """Where ``guess`` (characters of :func:`_joined`'s text) lies: the passage's index in ``hits``
+    and a character range of its chunk (the newline after a passage counts as the next one's)."""
+    for i, (hit, offset) in enumerate(zip(hits, _offsets(hits), strict=True)):
+        if guess.start < offset + len(hit.chunk.text):
+            return i, guess.start - offset, min(guess.end - offset, len(hit.chunk.text))
     return None
 
 
