@@ -66,6 +66,21 @@ def test_traditional_typo_and_english(real_bot: Assistant) -> None:
     assert "1678名" in answer and cited[0] == "shajie-minors"
 
 
+@pytest.mark.parametrize(
+    ("question", "case", "expected"),
+    [
+        ("治理早高峰拥堵的那项改革是哪个区的？", "nanan-tidal-lane", "南岸区"),
+        ("Which department is behind the police quick-service app?", "jingkuaiban", "市公安局"),
+        ("Which county runs the Guihe mediation rooms?", "shizhu-guihe", "石柱县"),  # the pinyin of a name's head
+    ],
+)
+def test_a_practice_described_not_named_gets_its_front_matter(
+    real_bot: Assistant, question: str, case: str, expected: str
+) -> None:
+    answer, cited, grounded = ask(real_bot, question)
+    assert grounded and expected in answer and cited[0] == case
+
+
 def test_follow_up_keeps_the_case_and_switches_when_named(real_bot: Assistant) -> None:
     first = real_bot.ask("警快办是干什么的？")
     history = [{"role": "user", "content": "警快办是干什么的？"}, {"role": "assistant", "content": first.answer}]
@@ -96,6 +111,7 @@ def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> N
         "帮我写一段 JavaScript 代码",
         "What's the capital of France?",
         "杭州的政务服务做得怎么样？",
+        "北京的交通拥堵治理是哪个部门负责的？",
     ],
 )
 def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> None:

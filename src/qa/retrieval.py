@@ -27,6 +27,7 @@ from .models import Chunk, Hit
 from .text import CJK, TypoIndex, add_words, normalise, occurrences, pinyin_key, tokens
 
 QUERY_CACHE = 2048  # query vectors kept per index version (384 floats each: ~3 MB)
+HEADED_NAME = 8  # longer names are titles, whose words describe rather than name: no heads
 QUOTED = re.compile(r"“([^”]{2,12})”")
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
@@ -79,6 +80,25 @@ def place_names(case: CaseInfo) -> set[str]:
     return {normalise(n) for n in (case.region, re.sub(r"(区|县)$", "", case.region)) if len(n) >= 2}
 
 
+def pinyin_names(by_name: dict[str, str]) -> dict[str, str]:
+    """Toneless pinyin → case, for every Chinese name and for the head of one.
+
+    An English question romanises the distinctive head of a name and translates the rest ("the
+    Guihe work method" for 贵和工作法, "the Sha Jie studio"), so every leading part of two or more
+    characters names its case too, unless the heads of two cases' names sound alike. A whole name
+    wins over another name's head.
+    """
+    chinese = {n: cid for n, cid in by_name.items() if CJK.fullmatch(n)}
+    heads: dict[str, set[str]] = {}
+    for name, case_id in chinese.items():
+        if len(name) > HEADED_NAME:
+            continue
+        for size in range(2, len(name)):
+            heads.setdefault("".join(pinyin_key(name[:size])), set()).add(case_id)
+    whole = {"".join(pinyin_key(n)): cid for n, cid in chinese.items()}
+    return {**{key: next(iter(ids)) for key, ids in sorted(heads.items()) if len(ids) == 1}, **whole}
+
+
 class CaseNames:
     """Which cases a question names. A name shared by two cases names neither.
 
@@ -95,7 +115,7 @@ class CaseNames:
         self.by_name = {n: next(iter(ids)) for n, ids in sorted(owners.items()) if len(ids) == 1}
         self.longest_first = sorted(self.by_name, key=lambda n: (-len(n), n))
         self.places = {n for case in cases for n in place_names(case)}
-        self.by_pinyin = {"".join(pinyin_key(n)): cid for n, cid in self.by_name.items() if CJK.fullmatch(n)}
+        self.by_pinyin = pinyin_names(self.by_name)
         self._rank = {name: i for i, name in enumerate(self.longest_first)}
         self._lengths = sorted({len(n) for n in self.by_name}, reverse=True)
         self._by_case: dict[str, list[str]] = {}

@@ -74,4 +74,10 @@ class Answerer:
             return self.structured.attribute(q, practices, field)
         if len(practices) >= 2:
             return self.structured.compare(q, practices)
+        if field and not q.named:
+            # "Which district does the tidal lane project belong to?": the practice is described,
+            # not named; the passages say which one, and its front matter answers.
+            case_id = self.facts.case_for(q)
+            if case_id is not None and self.kb.cases[case_id].rank is not None:
+                return self.structured.attribute(q, [case_id], field)
         return self.facts.fact(q)

@@ -78,18 +78,25 @@ class Facts:
         return self.readers.mode
 
     def fact(self, q: Question) -> Reply:
-        scope = self.kb.documents_about(q.named, q.query) if q.named else []
-        hits = self.kb.retriever.search(q.query, k=8, case_ids=scope or None, expand=q.terms)
-        weak = not q.named or (q.query == q.text and self.kb.retriever.names.only_places(q.query))
-        if not hits or (weak and not self.gate.on_topic(q, hits[0].chunk.case_id)):
+        case_id = self.case_for(q)
+        if case_id is None:
             return refuse(self.kb, q, missing_message(self.kb, q, None))
-        # The named case, unless another document about the same name holds the best passage.
-        case_id = hits[0].chunk.case_id if not q.named or len(scope) > len(q.named) else q.named[0]
         draft = Draft()
         part = self.fact_part(q, case_id, draft)
         if part is None:
             return refuse(self.kb, q, missing_message(self.kb, q, case_id), case_id)
         return Reply(part, draft.citations, True, q.query)
+
+    def case_for(self, q: Question) -> str | None:
+        """The case a one-case question is about: the named one, unless another document about the
+        same name holds the best passage; else the best passage's. None when the best passage is
+        off the knowledge base's topic (checked unless a name other than a place says it)."""
+        scope = self.kb.documents_about(q.named, q.query) if q.named else []
+        hits = self.kb.retriever.search(q.query, k=8, case_ids=scope or None, expand=q.terms)
+        weak = not q.named or (q.query == q.text and self.kb.retriever.names.only_places(q.query))
+        if not hits or (weak and not self.gate.on_topic(q, hits[0].chunk.case_id)):
+            return None
+        return hits[0].chunk.case_id if not q.named or len(scope) > len(q.named) else q.named[0]
 
     def fact_part(self, q: Question, case_id: str, draft: Draft) -> str | None:
         """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
