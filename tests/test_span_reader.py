@@ -227,6 +227,19 @@ def test_span_mode_refuses_where_the_rules_find_nothing_and_the_reader_declines(
     assert reply.grounded and first.seen[:4] in reply.answer  # the sentence around the reader's span
 
 
+def test_words_no_case_mentions_refuse_only_where_the_reader_declines_too(bot: Assistant) -> None:
+    question = "警快办的吉祥物叫什么？"  # 吉祥物 is in no case: by its words, a detail the case lacks
+    declines = FakeSpan("not in any passage")
+    bot.use_readers(Readers("span", None, declines))  # type: ignore[arg-type]
+    assert not bot.ask(question).grounded and declines.calls == 1
+    finds = FakeSpan("400余项")  # a paraphrase shares no word with its answer; the reader finds it
+    bot.use_readers(Readers("span", None, finds))  # type: ignore[arg-type]
+    reply = bot.ask(question)
+    assert reply.grounded and "400余项" in reply.answer
+    bot.use_readers(Readers("rules"))  # without the span reader, the words decide alone
+    assert not bot.ask(question).grounded
+
+
 def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(
     bot: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

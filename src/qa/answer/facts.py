@@ -102,7 +102,12 @@ class Facts:
         """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
         hits = self.kb.retriever.search(q.query, k=6, case_ids=[case_id], expand=q.terms)
         focus = self.kb.focus(q, [case_id])
-        if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried):
+        if self._asks_missing_contact(q.query, focus, case_id):
+            return None
+        # Topic words the case lacks are the rules' sign of an absent detail, the span reader's
+        # no-answer option the learned one; a paraphrase ("花了多少钱" for "投资不到200万元") shares
+        # no word with its answer, so both must say so.
+        if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried) and not self._reader_finds(q, hits):
             return None
         candidates = self._rule_candidates(q, case_id, hits)
         if self.readers.span is not None and self.reader_mode == "span":
@@ -277,8 +282,22 @@ class Facts:
         vectors = self.kb.retriever.embedder.embed_passages([span for _, _, span in candidates])
         return lexical + 4.0 * (vectors @ self.kb.retriever.query_vector(query))
 
+    def _asks_missing_contact(self, query: str, focus: list[str], case_id: str) -> bool:
+        """A contact detail (电话, 地址…) the case never mentions cannot be answered."""
+        cjk_focus = [w for w in focus if CJK.search(w)]
+        text = self.kb.case_text.get(case_id, "")
+        mentioned = [w for w in cjk_focus if is_mentioned(w, text)]
+        return bool(cjk_focus) and bool(CONTACT.search(query.lower())) and not any(CONTACT.search(w) for w in mentioned)
+
+    def _reader_finds(self, q: Question, hits: list[Hit]) -> bool:
+        """The span reader answers from the case's best passages (False where no span reader serves)."""
+        if self.readers.span is None or self.reader_mode not in SPAN_MODES:
+            return False
+        return self._guess(q, hits[:SPAN_PASSAGES]) is not None
+
     def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str, strict: bool = False) -> bool:
-        """A contact detail (电话, 地址…), or a "who" (or carried-over) topic the case never mentions, cannot be answered.
+        """A "who" (or carried-over) topic the case never mentions, or topic words the whole
+        knowledge base never mentions: by its words, a detail the case lacks.
 
         Other questions are not refused for unfamiliar words: a paraphrase
         ("打官司有没有更方便的办法") shares no words with its answer by design.
@@ -288,8 +307,6 @@ class Facts:
             return False
         text = self.kb.case_text.get(case_id, "")
         mentioned = [w for w in cjk_focus if is_mentioned(w, text)]
-        if CONTACT.search(query.lower()) and not any(CONTACT.search(w) for w in mentioned):
-            return True
         # A question carried over from another case names its topic exactly ("功能区"): absent means absent.
         if (strict or bool(WHO.search(query.lower()))) and not mentioned:
             return True
