@@ -13,6 +13,7 @@ from qa import index as store
 from qa import span_fit
 from qa import span_reader as sr
 from qa.answer import Readers, facts
+from qa.answer.followups import FollowUps
 from qa.assistant import Assistant
 from qa.bert_embedder import BertEncoder, Geometry
 from qa.config import Settings
@@ -238,6 +239,18 @@ def test_words_no_case_mentions_refuse_only_where_the_reader_declines_too(bot: A
     assert reply.grounded and "400余项" in reply.answer
     bot.use_readers(Readers("rules"))  # without the span reader, the words decide alone
     assert not bot.ask(question).grounded
+
+
+def test_a_bare_follow_up_in_words_the_case_lacks_continues_where_the_reader_answers_it(
+    bot: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FollowUps, "_on_topic_alone", lambda self, text, terms: False)
+    history = [{"role": "user", "content": "警快办是做什么的？"}, {"role": "assistant", "content": "警快办：……"}]
+    question = "多久能拿到手?"  # 拿到手 is in no passage of 警快办 (NFKC: a half-width "?")
+    bot.use_readers(Readers("span", None, FakeSpan("not in any passage")))  # type: ignore[arg-type]
+    assert bot.ask(question, history).query == question  # not continued: asked alone
+    bot.use_readers(Readers("span", None, FakeSpan(None)))  # type: ignore[arg-type]
+    assert bot.ask(question, history).query == "警快办多久能拿到手?"
 
 
 def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(

@@ -289,6 +289,11 @@ class Facts:
         mentioned = [w for w in cjk_focus if is_mentioned(w, text)]
         return bool(cjk_focus) and bool(CONTACT.search(query.lower())) and not any(CONTACT.search(w) for w in mentioned)
 
+    def reader_answers(self, query: str, case_id: str) -> bool:
+        """The span reader answers ``query`` from ``case_id``'s best passages (False without one)."""
+        q = Question(query, query, [case_id])
+        return self._reader_finds(q, self.kb.retriever.search(query, k=SPAN_PASSAGES, case_ids=[case_id]))
+
     def _reader_finds(self, q: Question, hits: list[Hit]) -> bool:
         """The span reader answers from the case's best passages (False where no span reader serves)."""
         if self.readers.span is None or self.reader_mode not in SPAN_MODES:

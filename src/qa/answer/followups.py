@@ -61,10 +61,11 @@ class FollowUps:
         """Does a question that names no case continue the conversation's last case?
 
         Elliptical questions (a pronoun, an ordinal, a bare predicate) do when the
-        case speaks of what they ask, or when they would not be on-topic alone
-        ("花了多少钱？"). A complete question continues the case only when, asked
-        alone, it would be off-topic while the case's own text speaks of it
-        ("上过几次焦点访谈？" after a question about 莎姐).
+        case speaks of what they ask, when they would be on-topic alone ("花了多少钱？"),
+        or when the span reader answers them from the case's passages. A complete
+        question continues the case only when, asked alone, it would be off-topic
+        while the case's own text speaks of it ("上过几次焦点访谈？" after a question
+        about 莎姐).
         """
         if self.structured.is_catalogue(
             Question(text, text, [], terms)
@@ -76,7 +77,12 @@ class FollowUps:
         if ANAPHORA_STRONG.search(text.lower()) or ORDINAL.search(text):
             return True
         if self._is_follow_up(text):
-            return mentioned or self._on_topic_alone(text, terms)
+            # Words the case lacks are no proof: "多长时间能拿到？" after 一书一令 is answered by 即可领取.
+            return (
+                mentioned
+                or self._on_topic_alone(text, terms)
+                or self.structured.facts.reader_answers(self._rewrite(text, case_id), case_id)
+            )
         # A complete question: every topic word in the case's text, and one of them particular to few cases.
         every = bool(words) and all(is_mentioned(w, case_text) for w in words)
         particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
