@@ -82,6 +82,11 @@ def test_a_practice_described_not_named_gets_its_front_matter(
     assert grounded and expected in answer and cited[0] == case
 
 
+def test_a_question_ranking_the_practices_is_not_answered_by_one_practices_front_matter(real_bot: Assistant) -> None:
+    answer, _, grounded = ask(real_bot, "哪个区县的调解成功率最高？")
+    assert grounded and "%" in answer  # a sentence with its figure, not the best-retrieved practice's district
+
+
 def test_follow_up_keeps_the_case_and_switches_when_named(real_bot: Assistant) -> None:
     first = real_bot.ask("警快办是干什么的？")
     history = [{"role": "user", "content": "警快办是干什么的？"}, {"role": "assistant", "content": first.answer}]

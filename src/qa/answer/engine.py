@@ -16,6 +16,7 @@ from .knowledge import Knowledge
 from .question import Question
 from .shapes import (
     asked_field,
+    ranks_cases,
     visible_query,
 )
 from .structured import Structured
@@ -74,9 +75,10 @@ class Answerer:
             return self.structured.attribute(q, practices, field)
         if len(practices) >= 2:
             return self.structured.compare(q, practices)
-        if field and not q.named:
+        if field and not q.named and not ranks_cases(q.query):
             # "Which district does the tidal lane project belong to?": the practice is described,
-            # not named; the passages say which one, and its front matter answers.
+            # not named; the passages say which one, and its front matter answers. A question that
+            # ranks the practices ("哪个区县的调解成功率最高？") gets the sentence with its figure instead.
             case_id = self.facts.case_for(q)
             if case_id is not None and self.kb.cases[case_id].rank is not None:
                 return self.structured.attribute(q, [case_id], field)

@@ -50,6 +50,8 @@ COLLECTION = re.compile(
 )
 HIGHER = re.compile(r"更高|更多|更大|谁.*高|谁.*多|哪个.*多|哪个.*高|higher|more")
 LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
+# "哪个区县的调解成功率最高？" ranks the practices: the best-retrieved one's front matter is no answer.
+SUPERLATIVE = re.compile(r"最(?:高|多|大|低|少|小|好|快)|\b(?:highest|most|lowest|least|fewest|best|largest)\b")
 ANAPHORA = re.compile(r"它|其|该|这个|那个|这项|那项|此|呢|还有|\bit\b|\bits\b|\bthey\b")
 # Words that point back at something named before; "呢"/"还有" only mark ellipsis.
 ANAPHORA_STRONG = re.compile(r"它|其|该|这个|那个|这项|那项|此|\bit\b|\bits\b|\bthey\b|\bthis\b")
@@ -74,6 +76,12 @@ def asked_field(query: str) -> str | None:
     if REGION.search(lowered):
         return "region"
     return None
+
+
+def ranks_cases(query: str) -> bool:
+    """The question asks which case is higher, lower, or the most of something."""
+    lowered = query.lower()
+    return bool(HIGHER.search(lowered) or LOWER.search(lowered) or SUPERLATIVE.search(lowered))
 
 
 def visible_query(query: str) -> str:
