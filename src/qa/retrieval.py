@@ -207,10 +207,10 @@ class Retriever:
     def __init__(self, data: IndexData, embedder: Embedder) -> None:
         # One question searches the same string 2-3 times (the whole base, then within a case):
         # each of these keeps what it computed for the last one.
-        self._dense: _Last[np.ndarray] = _Last()
-        self._lexical: _Last[np.ndarray] = _Last()
-        self._dense_lists: _Last[TopList] = _Last()
-        self._lexical_lists: _Last[TopList] = _Last()
+        self._dense: LastValue[np.ndarray] = LastValue()
+        self._lexical: LastValue[np.ndarray] = LastValue()
+        self._dense_lists: LastValue[TopList] = LastValue()
+        self._lexical_lists: LastValue[TopList] = LastValue()
         self.data = data
         # Above the ANN threshold the build wrote HNSW or a compressed scan: then only the top of the dense
         # list is known, and ranking every passage (vectors @ q) is what grew with the corpus (docs/benchmarks.md).
@@ -370,7 +370,7 @@ def doc_tokens(chunk: Chunk, case: CaseInfo | None) -> list[str]:
 V = TypeVar("V")
 
 
-class _Last(Generic[V]):
+class LastValue(Generic[V]):
     """The value computed for the last key asked for: a one-entry cache, safe between threads.
 
     The (key, value) pair is replaced in one assignment, so a concurrent caller sees
