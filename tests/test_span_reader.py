@@ -19,6 +19,7 @@ from qa.bert_embedder import BertEncoder, Geometry
 from qa.config import Settings
 from qa.embedding import ensure_default_model
 from qa.errors import ReaderMissing
+from qa.models import Chunk, Hit
 
 SPECIALS = span_fit.Specials(bos=0, eos=2, pad=1)
 
@@ -270,3 +271,15 @@ def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(
 
 def test_manifest_names_the_span_reader(built: Settings) -> None:
     assert store.load_current(built.index_dir).manifest["reader"]["span_sha256"] == sr.artefact_digest()
+
+
+def _hit(text: str, n: int) -> Hit:
+    return Hit(Chunk(f"c{n}", "case", "标题", "单位", n, 0, len(text), text), 1.0 / (n + 1))
+
+
+def test_short_headings_do_not_take_the_place_of_passages_of_text() -> None:
+    heading, title = _hit("1.重庆市高级人民法院", 0), _hit("5G“车载便民法庭”打造老百姓家门口法院", 1)
+    body = [_hit("为了让老百姓在家门口就能接受法律服务，" * 3, n) for n in (2, 3, 4)]
+    assert facts.to_read([heading, title, *body]) == [heading, title, body[0], body[1]]
+    assert facts.to_read(body) == body[:2]
+    assert facts.to_read([body[0], heading, body[1], title]) == [body[0], heading, body[1]]
