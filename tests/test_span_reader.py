@@ -283,3 +283,15 @@ def test_short_headings_do_not_take_the_place_of_passages_of_text() -> None:
     assert facts.to_read([heading, title, *body]) == [heading, title, body[0], body[1]]
     assert facts.to_read(body) == body[:2]
     assert facts.to_read([body[0], heading, body[1], title]) == [body[0], heading, body[1]]
+
+
+def test_a_short_question_in_words_most_cases_share_does_not_continue_the_case(
+    bot: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FollowUps, "_on_topic_alone", lambda self, text, terms: False)
+    history = [{"role": "user", "content": "警快办是做什么的？"}, {"role": "assistant", "content": "警快办：……"}]
+    bot.use_readers(Readers("span", None, FakeSpan("not in any passage")))  # type: ignore[arg-type]
+    question = "重庆市长是谁?"  # 重庆 is in 警快办's text, and in every other case's
+    assert bot.ask(question, history).query == question  # asked alone
+    particular = "电子证照呢?"  # a word few cases speak of, and 警快办 does: continued without the reader
+    assert bot.ask(particular, history).query == "警快办电子证照呢?"

@@ -60,12 +60,31 @@ def score_sessions(bot: Assistant, sessions: list[dict[str, Any]]) -> dict[str, 
     return rates | {"resolved": (sum(resolved), len(resolved))}
 
 
-def score_offtopic(bot: Assistant, items: list[dict[str, Any]]) -> dict[str, Any]:
+def score_offtopic(
+    bot: Assistant, items: list[dict[str, Any]], sessions: list[dict[str, Any]], per_item: int = 3
+) -> dict[str, Any]:
+    """Everyday questions, asked alone and right after ``per_item`` openers of ``sessions``.
+
+    After a question about a practice, a short everyday question ("重庆市长是谁？", "Thanks,
+    bye!") must not be read as a follow-up about that practice; asked alone it is never at risk.
+    """
     refused = {item["id"]: not bot.ask(item["question"], []).grounded for item in items}
+    openers = [s["turns"][0]["question"] for s in sessions]
+    rng = random.Random(5)
+    after: list[bool] = []
+    answered_after = []
+    for item in items:
+        for opener in rng.sample(openers, min(per_item, len(openers))):
+            history = [{"role": "user", "content": opener}, {"role": "assistant", "content": bot.ask(opener).answer}]
+            after.append(not bot.ask(item["question"], history).grounded)
+            if not after[-1]:
+                answered_after.append(f"{opener} → {item['question']}")
     return {
         "n": len(items),
         "refused": sum(refused.values()),
         "answered": [item["question"] for item in items if not refused[item["id"]]],
+        "after": (sum(after), len(after)),
+        "answered_after": answered_after,
     }
 
 
@@ -94,14 +113,15 @@ def run_chat_eval(bot: Assistant, bench: Path, splits: tuple[str, ...] = ("dev",
     """Score each split apart; ``splits=("dev",)`` while working, so the frozen test is read only to report."""
     sessions = load_jsonl(bench / "conversations.jsonl")
     offtopic = load_jsonl(bench / "offtopic.jsonl")
-    return {
-        split: {
-            "sessions": score_sessions(bot, [s for s in sessions if s["split"] == split]),
-            "switches": score_switches(bot, [s for s in sessions if s["split"] == split]),
-            "offtopic": score_offtopic(bot, [o for o in offtopic if o["split"] == split]),
+    results = {}
+    for split in splits:
+        mine = [s for s in sessions if s["split"] == split]
+        results[split] = {
+            "sessions": score_sessions(bot, mine),
+            "switches": score_switches(bot, mine),
+            "offtopic": score_offtopic(bot, [o for o in offtopic if o["split"] == split], mine),
         }
-        for split in splits
-    }
+    return results
 
 
 def _rates(groups: dict[str, list[bool]]) -> dict[str, tuple[int, int]]:
@@ -136,6 +156,10 @@ def format_chat(results: dict[str, Any]) -> str:
         )
         off = result["offtopic"]
         lines.append(f"{split:<6} off-topic refused {off['refused']}/{off['n']} ({off['refused'] / off['n']:.0%})")
+        right, n = off["after"]
+        lines.append(
+            f"{split:<6} off-topic refused right after a question about a practice {right}/{n} ({right / n:.0%})"
+        )
     if "dev" not in results:  # the frozen test split's misses are never printed: nothing is fixed from them
         return "\n".join(lines)
     dev = results["dev"]
@@ -143,4 +167,6 @@ def format_chat(results: dict[str, Any]) -> str:
     lines += [f"  {m['id']} [{m['kind']}] {m['question']} → {m['answer'][:70]}" for m in dev["sessions"]["misses"]]
     lines.append("dev off-topic answered:")
     lines += [f"  {q}" for q in dev["offtopic"]["answered"]]
+    lines.append("dev off-topic answered right after a question about a practice:")
+    lines += [f"  {q}" for q in dev["offtopic"]["answered_after"]]
     return "\n".join(lines)

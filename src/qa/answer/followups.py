@@ -73,13 +73,15 @@ class FollowUps:
             return False
         words = self._topic_words(text, terms)
         case_text = self.kb.case_text.get(case_id, "")
-        mentioned = not words or any(is_mentioned(w, case_text) for w in words)
         if ANAPHORA_STRONG.search(text.lower()) or ORDINAL.search(text):
             return True
         if self._is_follow_up(text):
-            # Words the case lacks are no proof: "多长时间能拿到？" after 一书一令 is answered by 即可领取.
+            # A short question is no proof in itself: "重庆市长是谁？", "Thanks, bye!". It continues
+            # on a word particular to few cases that this case speaks of, or where the reader answers
+            # it from the case: "多长时间能拿到？" after 一书一令 is answered by 即可领取.
+            particular = any(self.kb.idf(w) > GENERIC_IDF and is_mentioned(w, case_text) for w in words)
             return (
-                mentioned
+                particular
                 or self._on_topic_alone(text, terms)
                 or self.structured.facts.reader_answers(self._rewrite(text, case_id), case_id)
             )
