@@ -47,6 +47,8 @@ def assert_concise(answer: str) -> None:
         ("潮汐车道让早高峰拥堵时间少了多少", "nanan-tidal-lane", "66.7%"),
         ("这次评选总共征集了几个范例", "overview", "89个"),
         ("石柱一共弄了多少个贵和工作室？", "shizhu-guihe", "242个"),  # no case says 弄: the span reader finds it
+        ("警快办被访问了多少次？", "jingkuaiban", "5.4亿人次"),  # 人次 answers 多少次
+        ("警快办一共办了多少件事？", "jingkuaiban", "8567万余件"),  # the clause need not repeat the name
     ],
 )
 def test_facts_are_exact_cited_and_concise(real_bot: Assistant, question: str, case: str, expected: str) -> None:
@@ -131,6 +133,7 @@ def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> Non
         ("警快办的客服电话是多少？", "jingkuaiban"),
         ("莎姐品牌是哪一年创立的？", "shajie-minors"),
         ("5G车载便民法庭一共有多少辆车？", "5g-mobile-court"),
+        ("莎姐检察官的工资是多少？", "shajie-minors"),  # money: a head count is no answer
     ],
 )
 def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, question: str, case: str) -> None:

@@ -140,8 +140,11 @@ class Facts:
             for span in candidate_spans(h.chunk.text, sentences)
             if not sentences or plain_text(span) != title  # as a description, the heading only repeats the name
         ]
-        # Names included ("多少个复议窗口" counts 复议); words most cases share (重庆) say nothing.
-        topic = [w for w in content_words(q.query) + list(q.terms) if self.kb.idf(w) > GENERIC_IDF]
+        # A word of a name counts ("多少个复议窗口" counts 复议), the case's whole name does not: its
+        # clauses need not repeat it ("警快办办了多少件事？"). Words most cases share (重庆) say nothing.
+        names = self.kb.retriever.names.names_of([case_id])
+        words = content_words(q.query) + list(q.terms)
+        topic = [w for w in words if self.kb.idf(w) > GENERIC_IDF and w not in names]
         return [c for c in candidates if fits_type(q.query, c[2], topic)]
 
     def _span_part(

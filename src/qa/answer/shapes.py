@@ -22,7 +22,9 @@ WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
 DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")
 TIME_SPAN = re.compile(r"\d+\s*(?:分钟|小时|天|周|个月|年|日)")
 PERCENT = re.compile(r"百分|率|percent|\brates?\b")
-MONEY = re.compile(r"钱|花了|花费|费用|成本|资金|投入|投资|经费|money|cost|invest")
+MONEY = re.compile(
+    r"钱|花了|花费|费用|成本|资金|投入|投资|经费|金额|工资|薪|价格|收费|money|cost|invest|\bprices?\b|\bsalar(?:y|ies)\b|\bfees?\b"
+)
 SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
 SPENDING_Q = re.compile(r"花|投资|投入|费用|成本|经费|造价|cost|invest|spend")
 # "Which unit nominated it?" is answered from the case metadata's unit, not from the text.
@@ -36,7 +38,7 @@ FIELD_NAMES = {"unit": "报送单位", "region": "所在区县"}
 ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
 # A measure word in the question and the ones that answer it (多少人 → 1678名).
-MEASURE_ANSWERS = {"人": "人|名|位", "元": "元"}
+MEASURE_ANSWERS = {"人": "人|名|位", "元": "元", "次": "人?次"}
 FIGURE_IN = re.compile(r"\d[\d.]*[余多]?[万亿]?[余多]?(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)")
 DATE_IN = re.compile(r"\d+\s*(?:年|月|日)")
 HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
