@@ -84,6 +84,29 @@ def test_a_practice_described_not_named_gets_its_front_matter(
     assert grounded and expected in answer and cited[0] == case
 
 
+@pytest.mark.parametrize(
+    ("question", "case", "expected"),
+    [
+        ("贵和工作法在哪里？", "shizhu-guihe", "石柱县"),  # where a practice is: its district
+        ("Where is the Sha Jie brand based?", "shajie-minors", "大渡口区"),
+        ("一书一令是谁提出来的？", "banan-yishuyiling", "巴南区委政法委"),  # 是谁…的: who is behind it
+        ("评选活动是谁主办的？", "overview", "市委政法委、市法学会"),  # the overview: its text says so
+    ],
+)
+def test_where_and_who_of_a_named_case_come_from_its_front_matter(
+    real_bot: Assistant, question: str, case: str, expected: str
+) -> None:
+    answer, cited, grounded = ask(real_bot, question)
+    assert grounded and expected in answer and cited[0] == case
+
+
+def test_numbers_in_words_are_figures_not_topics(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "评选分几个阶段？")  # the text says 四个阶段
+    assert grounded and "四个阶段" in answer and cited[0] == "overview"
+    answer, cited, grounded = ask(real_bot, "莎姐是一个什么品牌？")  # 一个 is no topic the case lacks
+    assert grounded and cited[0] == "shajie-minors"
+
+
 def test_a_question_ranking_the_practices_is_not_answered_by_one_practices_front_matter(real_bot: Assistant) -> None:
     answer, _, grounded = ask(real_bot, "哪个区县的调解成功率最高？")
     assert grounded and "%" in answer  # a sentence with its figure, not the best-retrieved practice's district

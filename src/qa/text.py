@@ -71,12 +71,16 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(words + bigrams)
 
 
+# A number in words, with its measure word or not: "一个", "两项", "三" (not "十大": a name's word).
+CHINESE_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万亿几]+[个项段种类位名件次条家批届间所张份]?")
+
+
 def content_words(text: str) -> list[str]:
     """Topic words of a question: jieba words minus question-shape words, punctuation and numbers."""
     out = []
     for word in jieba.lcut(text):
         word = word.strip().lower()
-        if not word or word in FUNCTION_WORDS or word in ENGLISH_STOP:
+        if not word or word in FUNCTION_WORDS or word in ENGLISH_STOP or CHINESE_NUMBER.fullmatch(word):
             continue
         if CJK.search(word) or (word.isalpha() and len(word) > 1):
             out.append(word)

@@ -20,7 +20,6 @@ DESCRIBE = re.compile(r"是什么|干什么|做什么|什么意思|含义|介绍
 CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
 WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
 DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")
-TIME_SPAN = re.compile(r"\d+\s*(?:分钟|小时|天|周|个月|年|日)")
 PERCENT = re.compile(r"百分|率|percent|\brates?\b")
 MONEY = re.compile(
     r"钱|花了|花费|费用|成本|资金|投入|投资|经费|金额|工资|薪|价格|收费|money|cost|invest|\bprices?\b|\bsalar(?:y|ies)\b|\bfees?\b"
@@ -29,17 +28,26 @@ SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
 SPENDING_Q = re.compile(r"花|投资|投入|费用|成本|经费|造价|cost|invest|spend")
 # "Which unit nominated it?" is answered from the case metadata's unit, not from the text.
 UNIT = re.compile(
-    r"报送|推荐|申报|选送|(?:哪个|哪家|什么|哪一个)(?:单位|部门|机构|机关)|谁(?:搞|做|办|推出|牵头|负责|主导|建)"
+    r"报送|推荐|申报|选送|(?:哪个|哪家|什么|哪一个)(?:单位|部门|机构|机关)|谁(?:搞|做|办|推出|牵头|负责|主导|建)|是谁\w{1,4}的"
     r"|which (?:unit|department|agency|organi[sz]ation|body)|who (?:runs|submitted|nominated|launched|is behind)"
 )
 # "Which district is it in?": the case's region, from the front matter.
-REGION = re.compile(r"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|哪里的(?:做法|案例|实践)|which (?:district|county)")
+REGION = re.compile(
+    r"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|哪里的(?:做法|案例|实践)|在哪里|在哪儿|在什么地方"
+    r"|which (?:district|county)|where (?:is|are)\b|where's"
+)
 FIELD_NAMES = {"unit": "报送单位", "region": "所在区县"}
 ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
 # A measure word in the question and the ones that answer it (多少人 → 1678名).
 MEASURE_ANSWERS = {"人": "人|名|位", "元": "元", "次": "人?次"}
-FIGURE_IN = re.compile(r"\d[\d.]*[余多]?[万亿]?[余多]?(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)")
+# A figure: digits, or a number in words before a measure word ("四个阶段", "三大任务").
+DIGITS = r"\d[\d.]*[余多]?[万亿]?[余多]?"
+WORDS = (
+    r"(?<!第)(?:[二两三四五六七八九十百千][零一二两三四五六七八九十百千]*|一(?=[个名件项份次间所]))"  # 第一次: an order
+)
+TIME_SPAN = re.compile(rf"(?:\d+|{WORDS})\s*(?:分钟|小时|天|周|个月|年|日)")
+FIGURE_IN = re.compile(rf"(?:{DIGITS}|{WORDS})" + r"(?:%|[个名件项份张次间所辆人元倍版大]|人次|分钟|小时|天)")
 DATE_IN = re.compile(r"\d+\s*(?:年|月|日)")
 HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
 # A catalogue question asks for the members of the collection itself: "有哪些？", "哪些是县一级的？".

@@ -12,6 +12,7 @@ from .shapes import (
     ALL_OF,
     CLAUSE_END,
     DATE_IN,
+    DIGITS,
     DURATION,
     FIGURE_IN,
     HEADING,
@@ -97,7 +98,7 @@ def fits_type(query: str, span: str, focus: list[str]) -> bool:
     measure = MEASURE.search(query)
     if measure:
         unit = MEASURE_ANSWERS.get(measure.group(1), measure.group(1))
-        if not re.search(rf"\d[\d.]*[余多]?[万亿]?[余多]?(?:{unit})", span):
+        if not re.search(rf"{DIGITS}(?:{unit})", span):  # in digits: "四公里" is also a place
             return False
     cjk_focus = [w for w in focus if CJK.search(w) and len(w) >= 2 and not MONEY.search(w)]
     counted = bool(FIGURE_IN.search(span)) or all_of(span, query)

@@ -1,0 +1,61 @@
+"""Question and figure shapes: numbers in words, where and who, money, measure words."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.shapes import FIGURE_IN, MONEY, TIME_SPAN, asked_field
+from qa.answer.spans import fits_type
+from qa.text import content_words
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("共分为征集、展示、评选、成果运用四个阶段", "四个"),
+        ("聚焦三大任务", "三大"),
+        ("累计访问量5.4亿人次", "5.4亿人"),
+    ],
+)
+def test_figures_in_digits_or_words(text: str, figure: str) -> None:
+    found = FIGURE_IN.search(text)
+    assert found is not None and found.group(0) == figure
+
+
+@pytest.mark.parametrize("text", ["第一次从穆斯林手中夺回", "说一不“二”坚决兑现", "一站式", "一书一令"])
+def test_orders_and_words_that_hold_a_numeral_are_no_figures(text: str) -> None:
+    assert FIGURE_IN.search(text) is None
+
+
+def test_a_duration_in_words_and_a_place_named_by_a_number() -> None:
+    assert TIME_SPAN.search("有效期二十年") is not None
+    # "四公里" is also a place (四公里立交): a length asked for is answered in digits only.
+    assert not fits_type("潮汐车道总长有多少公里？", "仅海峡路大石路立交至四公里立交段,", [])
+    assert fits_type("警快办被访问了多少次？", "累计访问量5.4亿人次,", [])  # 人次 answers 多少次
+
+
+def test_numbers_in_words_are_no_topic_words() -> None:
+    assert content_words("莎姐是一个什么品牌？") == ["莎姐", "品牌"]
+
+
+@pytest.mark.parametrize(
+    ("question", "field"),
+    [
+        ("贵和工作法在哪里？", "region"),
+        ("Where is the Sha Jie brand based?", "region"),
+        ("一书一令是谁提出来的？", "unit"),
+        ("车载便民法庭一般去哪儿？", None),  # where it goes is in the text, not the front matter
+        ("打分权交给谁？", None),
+    ],
+)
+def test_which_front_matter_field_is_asked(question: str, field: str | None) -> None:
+    assert asked_field(question) == field
+
+
+@pytest.mark.parametrize("question", ["莎姐检察官的工资是多少？", "渝事荣易解涉及的金额有多大？", "What is the fee?"])
+def test_money_asked_in_everyday_words(question: str) -> None:
+    assert MONEY.search(question.lower())
+
+
+def test_english_money_words_are_whole_words() -> None:
+    assert not MONEY.search("how do people feel about the feedback")
