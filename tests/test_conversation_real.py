@@ -93,3 +93,16 @@ def test_district_and_unit_are_answered_from_the_front_matter(bot: Assistant) ->
 def test_a_detail_no_passage_speaks_of_is_refused(bot: Assistant) -> None:
     reply = bot.ask("车载便民法庭怎么预约？")
     assert not reply.grounded
+
+
+@pytest.mark.parametrize("everyday", ["重庆市长是谁？", "觀音橋有哪些購物中心？", "谢谢你"])
+def test_a_short_everyday_question_after_a_practice_is_not_read_as_about_it(bot: Assistant, everyday: str) -> None:
+    _, reply = chat(bot, "江北那个金融法律服务中心有什么功能区？", everyday)
+    assert not reply.grounded and "金融" not in reply.query  # asked alone, not about the centre
+
+
+@pytest.mark.parametrize("follow_up", ["效果怎么样？", "收了多少案子？"])
+def test_a_short_question_in_other_words_than_the_cases_continues_it(bot: Assistant, follow_up: str) -> None:
+    first, reply = chat(bot, "荣昌便民纠纷解决中心有多少间调解室？", follow_up)
+    assert reply.query.startswith("渝事荣易解")  # read about the case, even where it then lacks the detail
+    assert reply.citations and reply.citations[0].case_id == first.citations[0].case_id

@@ -14,6 +14,7 @@ from qa import span_fit
 from qa import span_reader as sr
 from qa.answer import Readers, facts
 from qa.answer.followups import FollowUps
+from qa.answer.topic import TopicGate
 from qa.assistant import Assistant
 from qa.bert_embedder import BertEncoder, Geometry
 from qa.config import Settings
@@ -242,16 +243,16 @@ def test_words_no_case_mentions_refuse_only_where_the_reader_declines_too(bot: A
     assert not bot.ask(question).grounded
 
 
-def test_a_bare_follow_up_in_words_the_case_lacks_continues_where_the_reader_answers_it(
+def test_a_bare_english_follow_up_in_words_the_case_lacks_continues_where_the_reader_answers_it(
     bot: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(FollowUps, "_on_topic_alone", lambda self, text, terms: False)
     history = [{"role": "user", "content": "警快办是做什么的？"}, {"role": "assistant", "content": "警快办：……"}]
-    question = "多久能拿到手?"  # 拿到手 is in no passage of 警快办 (NFKC: a half-width "?")
+    question = "Total costs?"  # no word the glossary knows, none in 警快办's passages
     bot.use_readers(Readers("span", None, FakeSpan("not in any passage")))  # type: ignore[arg-type]
     assert bot.ask(question, history).query == question  # not continued: asked alone
     bot.use_readers(Readers("span", None, FakeSpan(None)))  # type: ignore[arg-type]
-    assert bot.ask(question, history).query == "警快办多久能拿到手?"
+    assert bot.ask(question, history).query == "警快办Total costs?"
 
 
 def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(
@@ -285,13 +286,11 @@ def test_short_headings_do_not_take_the_place_of_passages_of_text() -> None:
     assert facts.to_read([body[0], heading, body[1], title]) == [body[0], heading, body[1]]
 
 
-def test_a_short_question_in_words_most_cases_share_does_not_continue_the_case(
+def test_a_short_chinese_question_continues_the_case_unless_it_reads_as_everyday_talk(
     bot: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(FollowUps, "_on_topic_alone", lambda self, text, terms: False)
     history = [{"role": "user", "content": "警快办是做什么的？"}, {"role": "assistant", "content": "警快办：……"}]
     bot.use_readers(Readers("span", None, FakeSpan("not in any passage")))  # type: ignore[arg-type]
-    question = "重庆市长是谁?"  # 重庆 is in 警快办's text, and in every other case's
-    assert bot.ask(question, history).query == question  # asked alone
-    particular = "电子证照呢?"  # a word few cases speak of, and 警快办 does: continued without the reader
-    assert bot.ask(particular, history).query == "警快办电子证照呢?"
+    monkeypatch.setattr(TopicGate, "everyday", lambda self, q: q.text.startswith("重庆市长"))
+    assert bot.ask("重庆市长是谁?", history).query == "重庆市长是谁?"  # asked alone
+    assert bot.ask("效果怎么样?", history).query == "警快办效果怎么样?"  # no word of 警快办's, no reader

@@ -16,7 +16,9 @@ QUANTITY = re.compile(
     r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|\brates?\b"
 )
 WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
-DESCRIBE = re.compile(r"是什么|干什么|做什么|什么意思|含义|介绍|怎么样|如何|what is|what does|what are")
+DESCRIBE = re.compile(
+    r"是什么|干什么|做什么|干嘛|干啥|做啥|是啥|啥意思|什么意思|含义|介绍|怎么样|如何|what is|what does|what are"
+)
 CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
 WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
 DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")

@@ -16,6 +16,8 @@ from .spans import (
     bigram_share,
 )
 
+EVERYDAY_MARGIN = -0.05  # see TopicGate.everyday
+
 
 class TopicGate:
     """Decides whether a question that names no case is on-topic (see :mod:`qa.relevance`)."""
@@ -34,6 +36,21 @@ class TopicGate:
         overlap and whether a place the knowledge base never mentions is named.
         """
         return self.relevance.on_topic(self.evidence(q, top_case))
+
+    def everyday(self, q: Question) -> bool:
+        """Does a short question read as everyday talk rather than as a question about the knowledge base?
+
+        Its best passage is further from it than the nearest everyday sentence (data/background.txt)
+        by more than ``EVERYDAY_MARGIN``. On dev, Chinese bare follow-ups ("效果怎么样？",
+        "志愿者呢？", 20) lay at -0.045 and above, everyday questions ("重庆市长是谁？", "谢谢你",
+        20) at -0.06 and below. Used where a conversation makes a question about the last case
+        likely; asked alone, the fitted gate (``on_topic``) decides.
+        """
+        hits = self.kb.retriever.search(q.query, k=1, expand=q.terms)
+        if not hits:
+            return True
+        evidence = self.evidence(q, hits[0].chunk.case_id)
+        return evidence.kb_best - evidence.background_best < EVERYDAY_MARGIN
 
     def evidence(self, q: Question, top_case: str, hide_background: np.ndarray | None = None) -> Evidence:
         """What retrieval says about ``q``; ``hide_background`` masks background rows (leave-one-out fitting)."""
