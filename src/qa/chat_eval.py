@@ -4,7 +4,9 @@ Every turn of a session is sent with the history exactly as the widget sends it
 (the user's questions and the assistant's answers, in order), and judged like a
 dev question. Complete questions (a session's first turn, a topic switch, a
 list, an off-topic or absent-detail question) are also asked alone: a question
-must not be answered worse because something was asked before it.
+must not be answered worse because something was asked before it. Everyday
+questions are asked alone and right after three openers of their split: after a
+question about a practice, "重庆市长是谁？" must not be read as one about it.
 
 The ``test`` split of ``bench/conversations.jsonl`` and ``bench/offtopic.jsonl``
 is frozen: nothing is fitted or tuned on it; it is read only to report.
