@@ -106,3 +106,8 @@ def test_a_short_question_in_other_words_than_the_cases_continues_it(bot: Assist
     first, reply = chat(bot, "荣昌便民纠纷解决中心有多少间调解室？", follow_up)
     assert reply.query.startswith("渝事荣易解")  # read about the case, even where it then lacks the detail
     assert reply.citations and reply.citations[0].case_id == first.citations[0].case_id
+
+
+def test_an_english_everyday_question_after_a_practice_is_not_read_as_about_it(bot: Assistant) -> None:
+    _, reply = chat(bot, "車載便民法庭是哪個單位報送的？", "What can you do?")
+    assert not reply.grounded and "法庭" not in reply.query  # the span reader found an answer to it there

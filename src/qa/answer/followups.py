@@ -74,23 +74,30 @@ class FollowUps:
             return False
         words = self._topic_words(text, terms)
         case_text = self.kb.case_text.get(case_id, "")
-        if ANAPHORA_STRONG.search(text.lower()) or ORDINAL.search(text):
+        if ORDINAL.search(text):
             return True
-        if self._is_follow_up(text) and CJK.search(text):
-            # A short Chinese question ("效果怎么样？", "收了多少案子？") continues the case unless it
-            # reads as everyday talk ("重庆市长是谁？", "谢谢你"): its words often are not the case's
-            # (效果 for 减少66.7%), so its nearness decides, as e5 sees it (see TopicGate.everyday).
-            return not self.gate.everyday(Question(text, text, [], terms))
-        if self._is_follow_up(text):
-            # In English the two nearnesses are too close to tell (multilingual e5): a word few cases
-            # use that the case speaks of, being on-topic alone, or the span reader answering decides.
-            particular = any(self.kb.idf(w) > GENERIC_IDF and is_mentioned(w, case_text) for w in words)
-            return (
-                particular
-                or self._on_topic_alone(text, terms)
-                or self.structured.facts.reader_answers(self._rewrite(text, case_id), case_id)
-            )
-        # A complete question: every topic word in the case's text, and one of them particular to few cases.
+        strong = bool(ANAPHORA_STRONG.search(text.lower()))
+        if not (strong or self._is_follow_up(text)):
+            return self._complete_continues(words, case_text, text, terms)
+        # A pronoun or a bare predicate ("效果怎么样？", "How about it?") continues the case unless it
+        # reads as everyday talk ("重庆市长是谁？", "Is it going to rain tomorrow?"): its words often
+        # are not the case's (效果 for 减少66.7%), so its nearness decides, as e5 sees it.
+        if self.gate.everyday(Question(text, text, [], terms)):
+            return False
+        if strong or CJK.search(text):
+            return True
+        # A bare English predicate needs more: a word few cases use that the case speaks of, being
+        # on-topic alone, or the span reader answering it from the case.
+        particular = any(self.kb.idf(w) > GENERIC_IDF and is_mentioned(w, case_text) for w in words)
+        return (
+            particular
+            or self._on_topic_alone(text, terms)
+            or self.structured.facts.reader_answers(self._rewrite(text, case_id), case_id)
+        )
+
+    def _complete_continues(self, words: list[str], case_text: str, text: str, terms: tuple[str, ...]) -> bool:
+        """A complete question: every topic word in the case's text, one of them particular to few cases,
+        and off-topic alone."""
         every = bool(words) and all(is_mentioned(w, case_text) for w in words)
         particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
         return every and particular and not self._on_topic_alone(text, terms)

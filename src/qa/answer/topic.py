@@ -17,6 +17,7 @@ from .spans import (
 )
 
 EVERYDAY_MARGIN = -0.05  # see TopicGate.everyday
+EVERYDAY_MARGIN_EN = -0.15
 
 
 class TopicGate:
@@ -41,16 +42,20 @@ class TopicGate:
         """Does a short question read as everyday talk rather than as a question about the knowledge base?
 
         Its best passage is further from it than the nearest everyday sentence (data/background.txt)
-        by more than ``EVERYDAY_MARGIN``. On dev, Chinese bare follow-ups ("效果怎么样？",
-        "志愿者呢？", 20) lay at -0.045 and above, everyday questions ("重庆市长是谁？", "谢谢你",
-        20) at -0.06 and below. Used where a conversation makes a question about the last case
-        likely; asked alone, the fitted gate (``on_topic``) decides.
+        by more than ``EVERYDAY_MARGIN`` (English: ``EVERYDAY_MARGIN_EN``; multilingual e5 puts
+        English questions further from Chinese passages). On dev, Chinese bare and pronoun
+        follow-ups ("效果怎么样？", "它获得过多少荣誉？", 33) lay at -0.045 and above, everyday
+        questions ("重庆市长是谁？", "谢谢你", 18) at -0.06 and below; English follow-ups at -0.106
+        and above, English everyday questions from -0.072 ("What's the time?") to -0.188 ("What can
+        you do?"). Used where a conversation makes a question about the last case likely; asked
+        alone, the fitted gate (``on_topic``) decides.
         """
         hits = self.kb.retriever.search(q.query, k=1, expand=q.terms)
         if not hits:
             return True
         evidence = self.evidence(q, hits[0].chunk.case_id)
-        return evidence.kb_best - evidence.background_best < EVERYDAY_MARGIN
+        margin = EVERYDAY_MARGIN_EN if evidence.english else EVERYDAY_MARGIN
+        return evidence.kb_best - evidence.background_best < margin
 
     def evidence(self, q: Question, top_case: str, hide_background: np.ndarray | None = None) -> Evidence:
         """What retrieval says about ``q``; ``hide_background`` masks background rows (leave-one-out fitting)."""
