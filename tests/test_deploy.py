@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.webapp import Live, build_web_index, free_port, live_server
+from tests.webapp import Live, build_web_index, free_ports, live_server
 
 from qa.config import Settings
 
@@ -245,7 +245,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
     root = fake_root(tmp_path)
     [tls, install] = doc_blocks()
     run_doc_block(tls, root)
-    http, https, ports = free_port(), free_port(), [free_port(), free_port()]
+    http, https, *ports = free_ports(4)
     build_web_index(root / "srv" / "qa", with_xss_case=False)  # one index for both, as after `qa index`
     with ExitStack() as stack:
         replicas = [stack.enter_context(live_server(replica_settings(root, p, monkeypatch), port=p)) for p in ports]

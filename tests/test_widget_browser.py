@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 from tests.browser import Network, PageOpener
-from tests.webapp import Live, build_web_index, free_port, live_server
+from tests.webapp import Live, build_web_index, free_ports, live_server
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +71,8 @@ def portal_server(port: int, app_url: str) -> ThreadingHTTPServer:
 
 @pytest.fixture(scope="module")
 def ports() -> tuple[int, int]:
-    return free_port(), free_port()
+    first, second = free_ports(2)
+    return first, second
 
 
 @pytest.fixture(scope="module")
