@@ -60,13 +60,12 @@ class FollowUps:
     def _continues(self, text: str, terms: tuple[str, ...], case_id: str) -> bool:
         """Does a question that names no case continue the conversation's last case?
 
-        A pronoun or an ordinal always does. A bare predicate in Chinese does unless it
-        reads as everyday talk; in English, when the case speaks of what it asks, when
-        it would be on-topic alone, or when the span reader answers it from the case's
-        passages. A complete
-        question continues the case only when, asked alone, it would be off-topic
-        while the case's own text speaks of it ("上过几次焦点访谈？" after a question
-        about 莎姐).
+        An ordinal always does. A pronoun or a bare predicate does unless it reads as
+        everyday talk (``TopicGate.everyday``); a bare English predicate also needs a
+        word of the case's, to be on-topic alone, or the span reader answering it from
+        the case's passages. A complete question continues the case only when, asked
+        alone, it would be off-topic while the case's own text speaks of it ("上过几次焦点访谈？"
+        after a question about 莎姐).
         """
         if self.structured.is_catalogue(
             Question(text, text, [], terms)
