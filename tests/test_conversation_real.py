@@ -111,3 +111,9 @@ def test_a_short_question_in_other_words_than_the_cases_continues_it(bot: Assist
 def test_an_english_everyday_question_after_a_practice_is_not_read_as_about_it(bot: Assistant) -> None:
     _, reply = chat(bot, "車載便民法庭是哪個單位報送的？", "What can you do?")
     assert not reply.grounded and "法庭" not in reply.query  # the span reader found an answer to it there
+
+
+def test_a_complete_question_whose_words_only_the_last_case_holds_continues_it(bot: Assistant) -> None:
+    # Asked alone, retrieval would pick 车载便民法庭, whose text lacks 打分; 垫小二's has every word.
+    _, reply = chat(bot, "垫小二这个名字有什么含义？", "打分权交给谁？")
+    assert reply.grounded and "企业和群众" in reply.answer and reply.citations[0].case_id == "dianjiang-dianxiaoer"

@@ -63,9 +63,10 @@ class FollowUps:
         An ordinal always does. A pronoun or a bare predicate does unless it reads as
         everyday talk (``TopicGate.everyday``); a bare English predicate also needs a
         word of the case's, to be on-topic alone, or the span reader answering it from
-        the case's passages. A complete question continues the case only when, asked
-        alone, it would be off-topic while the case's own text speaks of it ("上过几次焦点访谈？"
-        after a question about 莎姐).
+        the case's passages. A complete question continues the case only where the case's
+        own text speaks of all its topic words and, asked alone, it would be off-topic
+        ("上过几次焦点访谈？" after a question about 莎姐) or go to a case whose text does not
+        ("打分权交给谁？" after 垫小二, alone at 车载便民法庭).
         """
         if self.structured.is_catalogue(
             Question(text, text, [], terms)
@@ -96,10 +97,16 @@ class FollowUps:
 
     def _complete_continues(self, words: list[str], case_text: str, text: str, terms: tuple[str, ...]) -> bool:
         """A complete question: every topic word in the case's text, one of them particular to few cases,
-        and off-topic alone."""
+        and asked alone off-topic or at a case that lacks one of them."""
         every = bool(words) and all(is_mentioned(w, case_text) for w in words)
         particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
-        return every and particular and not self._on_topic_alone(text, terms)
+        if not (every and particular):
+            return False
+        if not self._on_topic_alone(text, terms):
+            return True
+        hits = self.kb.retriever.search(text, k=1, expand=terms)
+        alone = self.kb.case_text.get(hits[0].chunk.case_id, "") if hits else ""
+        return not all(is_mentioned(w, alone) for w in words)
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
