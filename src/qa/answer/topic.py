@@ -50,12 +50,11 @@ class TopicGate:
         you do?"). Used where a conversation makes a question about the last case likely; asked
         alone, the fitted gate (``on_topic``) decides.
         """
-        hits = self.kb.retriever.search(q.query, k=1, expand=q.terms)
-        if not hits:
-            return True
-        evidence = self.evidence(q, hits[0].chunk.case_id)
-        margin = EVERYDAY_MARGIN_EN if evidence.english else EVERYDAY_MARGIN
-        return evidence.kb_best - evidence.background_best < margin
+        retriever = self.kb.retriever
+        background = retriever.data.background
+        nearest_everyday = float((background @ retriever.query_vector(q.query)).max()) if len(background) else 0.0
+        margin = EVERYDAY_MARGIN if CJK.search(q.query) else EVERYDAY_MARGIN_EN
+        return retriever.best_dense(q.query) - nearest_everyday < margin
 
     def evidence(self, q: Question, top_case: str, hide_background: np.ndarray | None = None) -> Evidence:
         """What retrieval says about ``q``; ``hide_background`` masks background rows (leave-one-out fitting)."""
