@@ -62,6 +62,11 @@ def score_sessions(bot: Assistant, sessions: list[dict[str, Any]]) -> dict[str, 
     return rates | {"resolved": (sum(resolved), len(resolved))}
 
 
+def after_opener(bot: Assistant, opener: str) -> list[dict[str, str]]:
+    """The history of a chat that asked ``opener`` and got the assistant's answer."""
+    return [{"role": "user", "content": opener}, {"role": "assistant", "content": bot.ask(opener).answer}]
+
+
 def score_offtopic(
     bot: Assistant, items: list[dict[str, Any]], sessions: list[dict[str, Any]], per_item: int = 3
 ) -> dict[str, Any]:
@@ -77,7 +82,7 @@ def score_offtopic(
     answered_after = []
     for item in items:
         for opener in rng.sample(openers, min(per_item, len(openers))):
-            history = [{"role": "user", "content": opener}, {"role": "assistant", "content": bot.ask(opener).answer}]
+            history = after_opener(bot, opener)
             after.append(not bot.ask(item["question"], history).grounded)
             if not after[-1]:
                 answered_after.append(f"{opener} → {item['question']}")
@@ -102,7 +107,7 @@ def score_switches(bot: Assistant, sessions: list[dict[str, Any]], per_turn: int
     for turn in (t for s in sessions for t in s["turns"] if t["kind"] in COMPLETE):
         alone = judge(turn, *ask(bot, turn["question"], []))
         for opener in rng.sample(openers, min(per_turn, len(openers))):
-            history = [{"role": "user", "content": opener}, {"role": "assistant", "content": bot.ask(opener).answer}]
+            history = after_opener(bot, opener)
             after = judge(turn, *ask(bot, turn["question"], history))
             counts["pairs"] += 1
             counts["right_alone"] += alone

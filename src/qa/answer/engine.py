@@ -82,4 +82,5 @@ class Answerer:
             case_id = self.facts.case_for(q)
             if case_id is not None and self.kb.cases[case_id].rank is not None:
                 return self.structured.attribute(q, [case_id], field)
+            return self.facts.fact_about(q, case_id)
         return self.facts.fact(q)

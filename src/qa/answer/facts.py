@@ -82,7 +82,10 @@ class Facts:
         return self.readers.mode
 
     def fact(self, q: Question) -> Reply:
-        case_id = self.case_for(q)
+        return self.fact_about(q, self.case_for(q))
+
+    def fact_about(self, q: Question, case_id: str | None) -> Reply:
+        """The answer about ``case_id`` (from :meth:`case_for`); a refusal where it is None."""
         if case_id is None:
             return refuse(self.kb, q, missing_message(self.kb, q, None))
         draft = Draft()
@@ -172,7 +175,7 @@ class Facts:
             hit, start, end = guess
             sentence = trim_span(sentence_around(hit.chunk.text, start, end))
             # A heading only repeats the name; with rule spans to offer, they answer instead.
-            if not candidates or plain_text(sentence) != plain_text(self.kb.cases[case_id].title):
+            if not candidates or plain_text(sentence) != title_of(self.kb, case_id):
                 return self._cite_span(case_id, hit, sentence, draft)
         if not candidates:
             return None
@@ -296,10 +299,14 @@ class Facts:
 
     def _asks_missing_contact(self, query: str, focus: list[str], case_id: str) -> bool:
         """A contact detail (电话, 地址…) the case never mentions cannot be answered."""
+        cjk_focus, mentioned = self._mentioned(focus, case_id)
+        return bool(cjk_focus) and bool(CONTACT.search(query.lower())) and not any(CONTACT.search(w) for w in mentioned)
+
+    def _mentioned(self, focus: list[str], case_id: str) -> tuple[list[str], list[str]]:
+        """The Chinese topic words, and those of them the case's text speaks of."""
         cjk_focus = [w for w in focus if CJK.search(w)]
         text = self.kb.case_text.get(case_id, "")
-        mentioned = [w for w in cjk_focus if is_mentioned(w, text)]
-        return bool(cjk_focus) and bool(CONTACT.search(query.lower())) and not any(CONTACT.search(w) for w in mentioned)
+        return cjk_focus, [w for w in cjk_focus if is_mentioned(w, text)]
 
     def reader_answers(self, query: str, case_id: str) -> bool:
         """The span reader answers ``query`` from ``case_id``'s best passages (False without one)."""
@@ -319,11 +326,9 @@ class Facts:
         Other questions are not refused for unfamiliar words: a paraphrase
         ("打官司有没有更方便的办法") shares no words with its answer by design.
         """
-        cjk_focus = [w for w in focus if CJK.search(w)]
+        cjk_focus, mentioned = self._mentioned(focus, case_id)
         if not cjk_focus:
             return False
-        text = self.kb.case_text.get(case_id, "")
-        mentioned = [w for w in cjk_focus if is_mentioned(w, text)]
         # A question carried over from another case names its topic exactly ("功能区"): absent means absent.
         if (strict or bool(WHO.search(query.lower()))) and not mentioned:
             return True

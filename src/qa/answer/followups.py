@@ -102,11 +102,10 @@ class FollowUps:
         particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
         if not (every and particular):
             return False
-        if not self._on_topic_alone(text, terms):
+        alone = self._case_alone(text, terms)
+        if alone is None or not self.gate.on_topic(Question(text, text, [], terms), alone):
             return True
-        hits = self.kb.retriever.search(text, k=1, expand=terms)
-        alone = self.kb.case_text.get(hits[0].chunk.case_id, "") if hits else ""
-        return not all(is_mentioned(w, alone) for w in words)
+        return not all(is_mentioned(w, self.kb.case_text.get(alone, "")) for w in words)
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
@@ -114,8 +113,13 @@ class FollowUps:
         return [w for w in words if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
 
     def _on_topic_alone(self, text: str, terms: tuple[str, ...]) -> bool:
+        alone = self._case_alone(text, terms)
+        return alone is not None and self.gate.on_topic(Question(text, text, [], terms), alone)
+
+    def _case_alone(self, text: str, terms: tuple[str, ...]) -> str | None:
+        """The case of the best passage for ``text`` asked alone (None for an empty index)."""
         hits = self.kb.retriever.search(text, k=1, expand=terms)
-        return bool(hits) and self.gate.on_topic(Question(text, text, [], terms), hits[0].chunk.case_id)
+        return hits[0].chunk.case_id if hits else None
 
     def _only_names(self, text: str, named: list[str]) -> bool:
         """ "那石柱呢？", "What about Sha Jie?": nothing but case names and particles."""

@@ -50,17 +50,19 @@ class TopicGate:
         you do?"). Used where a conversation makes a question about the last case likely; asked
         alone, the fitted gate (``on_topic``) decides.
         """
-        retriever = self.kb.retriever
-        background = retriever.data.background
-        nearest_everyday = float((background @ retriever.query_vector(q.query)).max()) if len(background) else 0.0
+        nearest_everyday = float(self._background_scores(q.query).max())
         margin = EVERYDAY_MARGIN if CJK.search(q.query) else EVERYDAY_MARGIN_EN
-        return retriever.best_dense(q.query) - nearest_everyday < margin
+        return self.kb.retriever.best_dense(q.query) - nearest_everyday < margin
+
+    def _background_scores(self, query: str) -> np.ndarray:
+        """Cosines of ``query`` to the everyday sentences (one 0 where there are none)."""
+        background = self.kb.retriever.data.background
+        return background @ self.kb.retriever.query_vector(query) if len(background) else np.zeros(1)
 
     def evidence(self, q: Question, top_case: str, hide_background: np.ndarray | None = None) -> Evidence:
         """What retrieval says about ``q``; ``hide_background`` masks background rows (leave-one-out fitting)."""
-        vector = self.kb.retriever.query_vector(q.query)
         background = self.kb.retriever.data.background
-        scores = background @ vector if len(background) else np.zeros(1)
+        scores = self._background_scores(q.query)
         if hide_background is not None and len(background):
             scores = np.where(hide_background, -1.0, scores)
         focus = [w for w in content_words(q.query) + list(q.terms) if CJK.search(w)]
