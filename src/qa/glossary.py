@@ -20,6 +20,11 @@ from .text import CJK, ENGLISH_STOP, tokens
 MAX_DEFINITION_WORDS = 4  # long definitions are explanations, not translations
 GENERIC = frozenset("to be one person thing used also see variant old form kind sort way make get have".split())
 WORD = re.compile(r"[a-z]+")
+# British spellings CC-CEDICT writes the American way: honour, centre, fulfilment.
+AMERICAN = [(re.compile(r"(?<=[a-z]{2})our(s|ed|ing)?$"), r"or\1"), (re.compile(r"([^aeiou])re(s|d)?$"), r"\1er\2")]
+AMERICAN += [(re.compile(r"([aeiou])lment(s?)$"), r"\1llment\2")]
+# Suffixes that make a noun of a verb or adjective, tried only where the whole word finds nothing.
+DERIVATIONS = ("ation", "ition", "ment", "ance", "ence", "ness", "ity")
 
 
 def lemma(word: str) -> str:
@@ -91,10 +96,26 @@ def build_glossary(texts: Iterable[str]) -> dict[str, list[str]]:
 
 
 def translate(question: str, glossary: dict[str, list[str]]) -> list[str]:
-    """Chinese corpus words for the English words of a question (none for a Chinese question)."""
+    """Chinese corpus words for the English words of a question (none for a Chinese question).
+
+    A word the glossary lacks is looked up again in American spelling (CC-CEDICT's), then
+    without its derivational suffix: "honours" finds 荣誉 under "honor", "reconsideration"
+    复议 under "reconsider", "fulfilment" 履行 under "fulfill"."""
     found: list[str] = []
     for word in WORD.findall(question.lower()):
         if word in ENGLISH_STOP:
             continue
-        found += [w for w in glossary.get(lemma(word), []) if w not in found]
+        words = next((glossary[key] for key in map(lemma, forms(word)) if key in glossary), [])
+        found += [w for w in words if w not in found]
     return found
+
+
+def forms(word: str) -> list[str]:
+    """``word``, its American spelling, and each of these without a derivational suffix, in that order."""
+    spellings = [word]
+    for pattern, american in AMERICAN:
+        spelled = pattern.sub(american, spellings[-1])
+        if spelled != spellings[-1]:
+            spellings.append(spelled)
+    bases = [w[: -len(s)] for w in spellings for s in DERIVATIONS if w.endswith(s) and len(w) - len(s) >= 4]
+    return list(dict.fromkeys(spellings + bases))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import jieba
 
-from ..text import CJK, content_words, normalise
+from ..text import CJK, normalise
 from .knowledge import Knowledge
 from .question import Question
 from .shapes import (
@@ -109,7 +109,7 @@ class FollowUps:
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
-        words = [w for w in content_words(text) if (CJK.search(w) and len(w) >= 2) or w in terms]
+        words = [w for w in self.kb.words(text) if (CJK.search(w) and len(w) >= 2) or w in terms]
         return [w for w in words if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
 
     def _on_topic_alone(self, text: str, terms: tuple[str, ...]) -> bool:
@@ -150,7 +150,7 @@ class FollowUps:
         return previous
 
     def _is_follow_up(self, text: str) -> bool:
-        return bool(ANAPHORA.search(text)) or len(content_words(text)) <= 2 or bool(ORDINAL.search(text))
+        return bool(ANAPHORA.search(text)) or len(self.kb.words(text)) <= 2 or bool(ORDINAL.search(text))
 
     def _case_from_history(self, text: str, history: Sequence[dict[str, str]]) -> str | None:
         ordinal = ORDINAL.search(text)

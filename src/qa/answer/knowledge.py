@@ -77,6 +77,10 @@ class Knowledge:
         """Some case's text speaks of ``word`` (or a two-character-plus part of it): ``mentioned`` on every case."""
         return self.case_texts.anywhere(word) or any(self.case_texts.anywhere(p) for p in word_parts(word))
 
+    def words(self, text: str) -> list[str]:
+        """The topic words of ``text`` (``content_words``), cut at the knowledge base's own words."""
+        return content_words(text, self.case_texts.anywhere)
+
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks_by_id[chunk_id]
 
@@ -98,4 +102,4 @@ class Knowledge:
     def focus(self, q: Question, case_ids: list[str]) -> list[str]:
         """Topic words of the question that are not just the name of a case it is about."""
         names = self.retriever.names.names_of(case_ids)
-        return [w for w in content_words(q.query) + list(q.terms) if not any(w in n for n in names)]
+        return [w for w in self.words(q.query) + list(q.terms) if not any(w in n for n in names)]

@@ -8,7 +8,6 @@ from collections import Counter
 
 from ..models import Chunk, Figure, Reply
 from ..retrieval import CaseInfo
-from ..text import content_words
 from .facts import Facts
 from .knowledge import Knowledge
 from .question import Draft, Question
@@ -174,13 +173,13 @@ class Structured:
         end = next((p for p in cuts if p > begin), len(q.query))
         own = self._focus_words(q.query[begin:end], [case_id])
         if own:
-            return content_words(q.query[begin:end]) + list(q.terms)
+            return self.kb.words(q.query[begin:end]) + list(q.terms)
         tail = q.query[cuts[-1] :] if cuts else q.query
-        return content_words(tail) + list(q.terms)
+        return self.kb.words(tail) + list(q.terms)
 
     def _focus_words(self, text: str, case_ids: list[str]) -> list[str]:
         names = self.kb.retriever.names.names_of(case_ids)
-        return [w for w in content_words(text) if not any(w in n for n in names)]
+        return [w for w in self.kb.words(text) if not any(w in n for n in names)]
 
     def _best_figure(self, case_id: str, metric: list[str], query: str) -> Figure | None:
         """The figure whose own words best match the metric asked about; names weigh less than metric words."""

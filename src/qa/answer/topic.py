@@ -6,7 +6,7 @@ import jieba.posseg as pseg
 import numpy as np
 
 from ..relevance import Evidence, RelevanceModel, load_model
-from ..text import CJK, content_words
+from ..text import CJK
 from .knowledge import Knowledge
 from .question import Question
 from .shapes import (
@@ -65,7 +65,7 @@ class TopicGate:
         scores = self._background_scores(q.query)
         if hide_background is not None and len(background):
             scores = np.where(hide_background, -1.0, scores)
-        focus = [w for w in content_words(q.query) + list(q.terms) if CJK.search(w)]
+        focus = [w for w in self.kb.words(q.query) + list(q.terms) if CJK.search(w)]
         lexical = min(float(self.kb.retriever.lexical_scores(q.query, q.terms).max(initial=0.0)), TOPIC_LEXICAL_CAP)
         return Evidence(
             kb_best=round(self.kb.retriever.best_dense(q.query), 6),
