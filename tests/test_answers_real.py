@@ -119,6 +119,8 @@ def test_words_jieba_made_up_are_cut_at_the_knowledge_bases_words(real_bot: Assi
         ("How many honours has the Sha Jie brand won?", "shajie-minors", "40多项"),  # British spelling
         ("How many administrative reconsideration windows are there in Chongqing?", "admin-reconsideration", "41个"),
         ("What is the fulfilment rate of Yishu Yiling?", "banan-yishuyiling", "100%"),  # fulfil(l)ment → fulfill
+        # Named by no case: the glossary's 结果 and 揭晓 outweigh the dense ranking's heading "2. 重庆市荣昌区".
+        ("When were the results of the selection announced?", "overview", "7月11日"),
     ],
 )
 def test_english_words_in_other_forms_find_their_chinese(

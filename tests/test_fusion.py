@@ -141,3 +141,12 @@ def test_on_a_real_index_search_is_the_fusion_of_its_scores(built: Settings, fak
             hits = retriever.search(query, 8, case_ids)
             assert [h.chunk.chunk_id for h in hits] == [retriever.data.chunks[i].chunk_id for i in rows]
             assert [h.score for h in hits] == fused
+
+
+def test_lexical_weight_tips_a_tie_of_ranks_to_the_lexical_favourite() -> None:
+    # Row 0 leads the dense ranking and row 1 the lexical one, each third in the other.
+    dense = np.array([0.9, 0.1, 0.5], dtype=np.float32)
+    lexical = np.array([0.1, 0.9, 0.5], dtype=np.float32)
+    lists = TopList.of_scores(dense, window(3)), TopList.of_scores(lexical, window(3), lexical=True)
+    assert fuse(*lists, 3)[0].tolist() == [0, 1, 2]  # a tie, to the lower row
+    assert fuse(*lists, 3, lexical_weight=2.0)[0].tolist()[0] == 1

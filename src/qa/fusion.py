@@ -79,17 +79,18 @@ class TopList:
 
 
 def fuse(
-    dense: TopList, lexical: TopList, k: int, allowed: np.ndarray | None = None
+    dense: TopList, lexical: TopList, k: int, allowed: np.ndarray | None = None, lexical_weight: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows, fused scores and cosines of the top ``k`` (every candidate for ``k <= 0``), best first.
 
     Candidates are the rows of either top list, or exactly the ``allowed`` rows
     (sorted). Ties in the fused score go to the lower row, as a stable sort of every
-    row would. Build each list with at least ``window(k)`` known rows.
+    row would. Build each list with at least ``window(k)`` known rows. ``lexical_weight``
+    weighs the lexical ranking's share against the dense one's.
     """
     rows = np.union1d(dense.known, lexical.known).astype(np.int64) if allowed is None else allowed
     cosines, matches = dense.score_of(rows), lexical.score_of(rows)
-    fused = rrf(dense.ranks(rows, cosines)) + rrf(lexical.ranks(rows, matches))
+    fused = rrf(dense.ranks(rows, cosines)) + np.float32(lexical_weight) * rrf(lexical.ranks(rows, matches))
     order = np.lexsort((rows, -fused))
     order = order[:k] if k > 0 else order
     return rows[order], fused[order], cosines[order]
