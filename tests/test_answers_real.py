@@ -180,6 +180,7 @@ def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> Non
         ("莎姐品牌是哪一年创立的？", "shajie-minors"),
         ("5G车载便民法庭一共有多少辆车？", "5g-mobile-court"),
         ("莎姐检察官的工资是多少？", "shajie-minors"),  # money: a head count is no answer
+        ("警快办的APP在哪里下载？", "jingkuaiban"),  # where to download: not its district
     ],
 )
 def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, question: str, case: str) -> None:

@@ -46,6 +46,8 @@ def test_numbers_in_words_are_no_topic_words() -> None:
         ("一书一令是谁提出来的？", "unit"),
         ("车载便民法庭一般去哪儿？", None),  # where it goes is in the text, not the front matter
         ("打分权交给谁？", None),
+        ("一书一令是在哪里搞的？", "region"),  # where it was done
+        ("警快办的APP在哪里下载？", None),  # where to do something with it: not the district
     ],
 )
 def test_which_front_matter_field_is_asked(question: str, field: str | None) -> None:

@@ -33,9 +33,11 @@ UNIT = re.compile(
     r"报送|推荐|申报|选送|(?:哪个|哪家|什么|哪一个)(?:单位|部门|机构|机关)|谁(?:搞|做|办|推出|牵头|负责|主导|建)|是谁\w{1,4}的"
     r"|which (?:unit|department|agency|organi[sz]ation|body)|who (?:runs|submitted|nominated|launched|is behind)"
 )
-# "Which district is it in?": the case's region, from the front matter.
+# "Which district is it in?": the case's region, from the front matter. "在哪里" asks where a practice
+# is ("垫小二在哪里？") or was done ("是在哪里搞的？"), not where to do something with it ("APP在哪里下载？").
 REGION = re.compile(
-    r"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|哪里的(?:做法|案例|实践)|在哪里|在哪儿|在什么地方"
+    r"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|哪里的(?:做法|案例|实践)"
+    r"|(?:在哪里|在哪儿|在什么地方)(?:\w{1,3}的)?(?=$|[？?。！!，,\s])"
     r"|which (?:district|county)|where (?:is|are)\b|where's"
 )
 FIELD_NAMES = {"unit": "报送单位", "region": "所在区县"}
