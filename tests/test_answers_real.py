@@ -113,6 +113,11 @@ def test_words_jieba_made_up_are_cut_at_the_knowledge_bases_words(real_bot: Assi
     assert grounded and "23.7%" in answer and cited[0] == "banan-yishuyiling"
 
 
+def test_a_practice_asked_about_in_an_interrogative_idiom_is_described(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "南岸的潮汐车道是怎么回事？")  # 怎么回事 was a topic no passage holds
+    assert grounded and cited[0] == "nanan-tidal-lane" and "潮汐车道" in answer
+
+
 @pytest.mark.parametrize(
     ("question", "case", "expected"),
     [

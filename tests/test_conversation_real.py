@@ -117,3 +117,9 @@ def test_a_complete_question_whose_words_only_the_last_case_holds_continues_it(b
     # Asked alone, retrieval would pick 车载便民法庭, whose text lacks 打分; 垫小二's has every word.
     _, reply = chat(bot, "垫小二这个名字有什么含义？", "打分权交给谁？")
     assert reply.grounded and "企业和群众" in reply.answer and reply.citations[0].case_id == "dianjiang-dianxiaoer"
+
+
+def test_a_request_after_a_practice_is_not_answered_with_its_nominating_unit(bot: Assistant) -> None:
+    # 推荐 as "recommend me" is no question about who nominated the practice (推荐单位).
+    _, reply = chat(bot, "车载便民法庭能提供哪些服务？", "推荐一家火锅店吧")
+    assert not reply.grounded and "市高法院" not in reply.answer.split("相关案例")[0]

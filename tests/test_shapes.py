@@ -38,6 +38,12 @@ def test_numbers_in_words_are_no_topic_words() -> None:
     assert content_words("莎姐是一个什么品牌？") == ["莎姐", "品牌"]
 
 
+def test_a_word_built_on_an_interrogative_is_no_topic() -> None:
+    assert content_words("潮汐车道是怎么回事？") == content_words("潮汐车道")
+    assert content_words("潮汐车道咋回事") == content_words("潮汐车道")
+    assert "为啥" not in content_words("警快办为啥这么火？")
+
+
 @pytest.mark.parametrize(
     ("question", "field"),
     [
@@ -48,6 +54,8 @@ def test_numbers_in_words_are_no_topic_words() -> None:
         ("打分权交给谁？", None),
         ("一书一令是在哪里搞的？", "region"),  # where it was done
         ("警快办的APP在哪里下载？", None),  # where to do something with it: not the district
+        ("车载便民法庭是哪个单位推荐的？", "unit"),
+        ("推荐一家火锅店吧", None),  # a request, not who nominated it
     ],
 )
 def test_which_front_matter_field_is_asked(question: str, field: str | None) -> None:

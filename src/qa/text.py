@@ -31,6 +31,8 @@ FUNCTION_WORDS = frozenset(
     第 哪一个 具体 情况 内容 方面 相关 关于 有关 主要 一共 总共 分别 各 各自 都是 还是 以及 等 等等 啥 咋 怎 该
     目前 现在 如今 到底 究竟 大概 大约 有没有 是不是 能不能 可不可以 会不会 有无 具体 到 第几 一般 大概 左右""".split()
 )
+# A word built on an interrogative asks, it names no topic: 怎么回事, 咋样, 为啥, 哪几家, 是什么样.
+INTERROGATIVE = re.compile(r"[怎咋啥哪谁]|什么|如何|为何|何时|何处|回事")
 ENGLISH_STOP = frozenset(
     """a an the of in on at to for by with and or is are was were be been what which who whom how many much
     does do did it its this that these those there their they from about tell me please can could would
@@ -85,6 +87,8 @@ def content_words(text: str, known: Callable[[str], bool] | None = None) -> list
     for word in corpus_split(words, known) if known is not None else words:
         word = word.strip().lower()
         if not word or word in FUNCTION_WORDS or word in ENGLISH_STOP or CHINESE_NUMBER.fullmatch(word):
+            continue
+        if INTERROGATIVE.search(word):
             continue
         if CJK.search(word) or (word.isalpha() and len(word) > 1):
             out.append(word)

@@ -28,9 +28,10 @@ MONEY = re.compile(
 )
 SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
 SPENDING_Q = re.compile(r"花|投资|投入|费用|成本|经费|造价|cost|invest|spend")
-# "Which unit nominated it?" is answered from the case metadata's unit, not from the text.
+# "Which unit nominated it?" is answered from the case metadata's unit, not from the text. 推荐 names
+# the nominating unit as "推荐的/推荐单位/被推荐", not as a request ("推荐一家火锅店吧").
 UNIT = re.compile(
-    r"报送|推荐|申报|选送|(?:哪个|哪家|什么|哪一个)(?:单位|部门|机构|机关)|谁(?:搞|做|办|推出|牵头|负责|主导|建)|是谁\w{1,4}的"
+    r"报送|推荐(?:的|单位)|被推荐|谁推荐|申报|选送|(?:哪个|哪家|什么|哪一个)(?:单位|部门|机构|机关)|谁(?:搞|做|办|推出|牵头|负责|主导|建)|是谁\w{1,4}的"
     r"|which (?:unit|department|agency|organi[sz]ation|body)|who (?:runs|submitted|nominated|launched|is behind)"
 )
 # "Which district is it in?": the case's region, from the front matter. "在哪里" asks where a practice
