@@ -116,6 +116,9 @@ def test_words_jieba_made_up_are_cut_at_the_knowledge_bases_words(real_bot: Assi
 def test_a_practice_asked_about_in_an_interrogative_idiom_is_described(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "南岸的潮汐车道是怎么回事？")  # 怎么回事 was a topic no passage holds
     assert grounded and cited[0] == "nanan-tidal-lane" and "潮汐车道" in answer
+    # Nothing but the name to go on: the sentence naming it, not the slogan before it ("为你铺“垫”…").
+    answer, cited, grounded = ask(real_bot, "垫小二是干什么的？")
+    assert grounded and cited[0] == "dianjiang-dianxiaoer" and "大众点评" in answer
 
 
 @pytest.mark.parametrize(
