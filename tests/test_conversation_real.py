@@ -123,3 +123,10 @@ def test_a_request_after_a_practice_is_not_answered_with_its_nominating_unit(bot
     # 推荐 as "recommend me" is no question about who nominated the practice (推荐单位).
     _, reply = chat(bot, "车载便民法庭能提供哪些服务？", "推荐一家火锅店吧")
     assert not reply.grounded and "市高法院" not in reply.answer.split("相关案例")[0]
+
+
+def test_a_complete_question_in_partly_other_words_continues_the_case(bot: Assistant) -> None:
+    # Alone, everyday traffic talk is nearer than any passage (off-topic); after 潮汐车道 it asks about
+    # the case's 早高峰, in other words than its text's (堵车时间 for 拥堵时长).
+    _, reply = chat(bot, "潮汐车道花了多少钱？", "早高峰堵车时间少了多少？")
+    assert reply.grounded and "66.7%" in reply.answer
