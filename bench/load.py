@@ -9,7 +9,7 @@ server (``--url``; pass ``--pid`` too for RSS), e.g. replicas behind nginx.
     python bench/load.py --quick                   # ~3 s per level: a smoke test of the tool
     python bench/load.py                           # the full table (20 s per level)
     python bench/load.py --soak 300                # plus 5 minutes of the mixed load at 16 clients
-    python bench/load.py --threads 1 --quick       # the same with QA_THREADS=1
+    python bench/load.py --threads 2 --quick       # the same with QA_THREADS=2
     python bench/load.py --url http://127.0.0.1:8080/ --spread    # through nginx (docs/deploy.md)
 
 Workloads: ``repeated`` (popular questions only: the reply cache), ``novel``
@@ -434,7 +434,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="per level (default 20)")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrent clients, comma-separated")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="repeated, novel, mixed")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("QA_THREADS", "2")), help="QA_THREADS")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("QA_THREADS", "1")),
+        help="QA_THREADS (the product's default: 1)",
+    )
     parser.add_argument("--index", type=Path, default=Path(os.environ.get("QA_INDEX_DIR", REPO / "index")))
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of mixed load at --soak-clients")
     parser.add_argument("--soak-clients", type=int, default=16)

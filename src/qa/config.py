@@ -81,7 +81,7 @@ class Settings:
     # Proxies (IPs or CIDR networks) whose X-Forwarded-For names the real client; none by default.
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     max_question_chars: int = 500
-    threads: int = 2
+    threads: int = 1
     # How often the server looks for a newly published index version; 0 turns the watcher off.
     reload_seconds: float = 2.0
     # A case not found by its own title blocks publishing (otherwise it is a warning); `qa index --strict`.
@@ -119,7 +119,7 @@ class Settings:
             rate_limit_per_minute=_env_int("QA_RATE_LIMIT", 30),
             trusted_proxies=_env_list("QA_TRUSTED_PROXIES"),
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 500),
-            threads=_env_int("QA_THREADS", 2),
+            threads=_env_int("QA_THREADS", 1),
             reload_seconds=_env_float("QA_RELOAD_SECONDS", 2.0),
             strict_build=_env_bool("QA_STRICT_BUILD", False),
             ann_threshold=_env_int("QA_ANN_THRESHOLD", 20_000),
