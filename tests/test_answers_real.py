@@ -129,6 +129,8 @@ def test_a_practice_asked_about_in_an_interrogative_idiom_is_described(real_bot:
         ("What is the fulfilment rate of Yishu Yiling?", "banan-yishuyiling", "100%"),  # fulfil(l)ment → fulfill
         # Named by no case: the glossary's 结果 and 揭晓 outweigh the dense ranking's heading "2. 重庆市荣昌区".
         ("When were the results of the selection announced?", "overview", "7月11日"),
+        # English words no passage holds no longer dilute 主办: the source line "(文章来源:上游新闻)" answered.
+        ("Who organised the selection of Chongqing's ten best political-legal reform practices?", "overview", "主办"),
     ],
 )
 def test_english_words_in_other_forms_find_their_chinese(
