@@ -350,8 +350,10 @@ class Facts:
         # A question whose every topic word no passage of the whole knowledge base speaks of
         # ("怎么预约？", "周末上班吗？") asks a detail the knowledge base lacks.
         # A "what is it" question is answered by a description, whatever its words (含义, 意思).
+        # A single character names no detail ("一般去哪儿？": 去), it only says what is done: alone it
+        # is no sign of an absent detail, though beside other words one the text uses is a sign of a present one.
         topic = [w for w in cjk_focus if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
-        if not topic or DESCRIBE.search(query.lower()):
+        if not any(len(w) >= 2 for w in topic) or DESCRIBE.search(query.lower()):
             return False
         return not any(self.kb.mentioned_anywhere(w) for w in topic)
 
