@@ -96,20 +96,16 @@ class FollowUps:
         )
 
     def _complete_continues(self, words: list[str], case_text: str, text: str, terms: tuple[str, ...]) -> bool:
-        """A complete question with a word particular to few cases that the case's text speaks of.
-
-        With every topic word in the case's text, it continues where asked alone it would be
-        off-topic or go to a case that lacks one of them. With some words the case does not use
-        ("早高峰堵车时间少了多少？" after 潮汐车道: 堵车, 时间 for 拥堵时长), only where asked alone
-        it would be off-topic and it does not read as everyday talk (``TopicGate.everyday``)."""
-        shared = [w for w in words if is_mentioned(w, case_text)]
-        if not any(self.kb.idf(w) > GENERIC_IDF for w in shared):
+        """A complete question: every topic word in the case's text, one of them particular to few cases,
+        and asked alone off-topic or at a case that lacks one of them."""
+        every = bool(words) and all(is_mentioned(w, case_text) for w in words)
+        particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
+        if not (every and particular):
             return False
-        asked, every = Question(text, text, [], terms), len(shared) == len(words)
         alone = self._case_alone(text, terms)
-        if alone is None or not self.gate.on_topic(asked, alone):
-            return every or not self.gate.everyday(asked)
-        return every and not all(is_mentioned(w, self.kb.case_text.get(alone, "")) for w in words)
+        if alone is None or not self.gate.on_topic(Question(text, text, [], terms), alone):
+            return True
+        return not all(is_mentioned(w, self.kb.case_text.get(alone, "")) for w in words)
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
