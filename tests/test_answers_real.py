@@ -33,6 +33,13 @@ def ask(bot: Assistant, question: str, history: list[dict[str, str]] | None = No
     return reply.answer, [c.case_id for c in reply.citations], reply.grounded
 
 
+def assert_answered(bot: Assistant, question: str, case: str, expected: str) -> str:
+    """``question`` is answered from ``case`` (its first citation) with ``expected`` in the answer."""
+    answer, cited, grounded = ask(bot, question)
+    assert grounded and expected in answer and cited[0] == case
+    return answer
+
+
 def assert_concise(answer: str) -> None:
     assert len(MARKER.sub("", answer)) <= 150, answer
 
@@ -52,9 +59,7 @@ def assert_concise(answer: str) -> None:
     ],
 )
 def test_facts_are_exact_cited_and_concise(real_bot: Assistant, question: str, case: str, expected: str) -> None:
-    answer, cited, grounded = ask(real_bot, question)
-    assert grounded and expected in answer and cited[0] == case
-    assert_concise(answer)
+    assert_concise(assert_answered(real_bot, question, case, expected))
 
 
 def test_paraphrased_need_finds_the_practice(real_bot: Assistant) -> None:
@@ -80,8 +85,7 @@ def test_traditional_typo_and_english(real_bot: Assistant) -> None:
 def test_a_practice_described_not_named_gets_its_front_matter(
     real_bot: Assistant, question: str, case: str, expected: str
 ) -> None:
-    answer, cited, grounded = ask(real_bot, question)
-    assert grounded and expected in answer and cited[0] == case
+    assert_answered(real_bot, question, case, expected)
 
 
 @pytest.mark.parametrize(
@@ -96,8 +100,7 @@ def test_a_practice_described_not_named_gets_its_front_matter(
 def test_where_and_who_of_a_named_case_come_from_its_front_matter(
     real_bot: Assistant, question: str, case: str, expected: str
 ) -> None:
-    answer, cited, grounded = ask(real_bot, question)
-    assert grounded and expected in answer and cited[0] == case
+    assert_answered(real_bot, question, case, expected)
 
 
 def test_numbers_in_words_are_figures_not_topics(real_bot: Assistant) -> None:
@@ -109,8 +112,7 @@ def test_numbers_in_words_are_figures_not_topics(real_bot: Assistant) -> None:
 
 def test_words_jieba_made_up_are_cut_at_the_knowledge_bases_words(real_bot: Assistant) -> None:
     # jieba cuts 实施后警情降了 into 后警 and 情降, hiding 警情: it was refused as a detail the case lacks.
-    answer, cited, grounded = ask(real_bot, "一书一令实施后警情降了多少？")
-    assert grounded and "23.7%" in answer and cited[0] == "banan-yishuyiling"
+    assert_answered(real_bot, "一书一令实施后警情降了多少？", "banan-yishuyiling", "23.7%")
 
 
 def test_a_practice_asked_about_in_an_interrogative_idiom_is_described(real_bot: Assistant) -> None:
@@ -136,8 +138,7 @@ def test_a_practice_asked_about_in_an_interrogative_idiom_is_described(real_bot:
 def test_english_words_in_other_forms_find_their_chinese(
     real_bot: Assistant, question: str, case: str, expected: str
 ) -> None:
-    answer, cited, grounded = ask(real_bot, question)
-    assert grounded and expected in answer and cited[0] == case
+    assert_answered(real_bot, question, case, expected)
 
 
 def test_a_question_ranking_the_practices_is_not_answered_by_one_practices_front_matter(real_bot: Assistant) -> None:

@@ -246,7 +246,7 @@ def test_words_no_case_mentions_refuse_only_where_the_reader_declines_too(bot: A
 def test_a_bare_english_follow_up_in_words_the_case_lacks_continues_where_the_reader_answers_it(
     bot: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(FollowUps, "_on_topic_alone", lambda self, text, terms: False)
+    monkeypatch.setattr(FollowUps, "_on_topic_alone", lambda self, asked: False)
     monkeypatch.setattr(TopicGate, "everyday", lambda self, q: False)
     history = [{"role": "user", "content": "警快办是做什么的？"}, {"role": "assistant", "content": "警快办：……"}]
     question = "Total costs?"  # no word the glossary knows, none in 警快办's passages

@@ -68,9 +68,8 @@ class FollowUps:
         ("上过几次焦点访谈？" after a question about 莎姐) or go to a case whose text does not
         ("打分权交给谁？" after 垫小二, alone at 车载便民法庭).
         """
-        if self.structured.is_catalogue(
-            Question(text, text, [], terms)
-        ):  # "十大范例一共有哪些？" is never about one case
+        asked = Question(text, text, [], terms)  # the question as if asked alone
+        if self.structured.is_catalogue(asked):  # "十大范例一共有哪些？" is never about one case
             return False
         words = self._topic_words(text, terms)
         case_text = self.kb.case_text.get(case_id, "")
@@ -78,11 +77,11 @@ class FollowUps:
             return True
         strong = bool(ANAPHORA_STRONG.search(text.lower()))
         if not (strong or self._is_follow_up(text)):
-            return self._complete_continues(words, case_text, text, terms)
+            return self._complete_continues(words, case_text, asked)
         # A pronoun or a bare predicate ("效果怎么样？", "How about it?") continues the case unless it
         # reads as everyday talk ("重庆市长是谁？", "Is it going to rain tomorrow?"): its words often
         # are not the case's (效果 for 减少66.7%), so its nearness decides, as e5 sees it.
-        if self.gate.everyday(Question(text, text, [], terms)):
+        if self.gate.everyday(asked):
             return False
         if strong or CJK.search(text):
             return True
@@ -91,19 +90,19 @@ class FollowUps:
         particular = any(self.kb.idf(w) > GENERIC_IDF and is_mentioned(w, case_text) for w in words)
         return (
             particular
-            or self._on_topic_alone(text, terms)
+            or self._on_topic_alone(asked)
             or self.structured.facts.reader_answers(self._rewrite(text, case_id), case_id)
         )
 
-    def _complete_continues(self, words: list[str], case_text: str, text: str, terms: tuple[str, ...]) -> bool:
+    def _complete_continues(self, words: list[str], case_text: str, asked: Question) -> bool:
         """A complete question: every topic word in the case's text, one of them particular to few cases,
         and asked alone off-topic or at a case that lacks one of them."""
         every = bool(words) and all(is_mentioned(w, case_text) for w in words)
         particular = any(self.kb.idf(w) > GENERIC_IDF for w in words)
         if not (every and particular):
             return False
-        alone = self._case_alone(text, terms)
-        if alone is None or not self.gate.on_topic(Question(text, text, [], terms), alone):
+        alone = self._case_alone(asked)
+        if alone is None or not self.gate.on_topic(asked, alone):
             return True
         return not all(is_mentioned(w, self.kb.case_text.get(alone, "")) for w in words)
 
@@ -112,13 +111,13 @@ class FollowUps:
         words = [w for w in self.kb.words(text) if (CJK.search(w) and len(w) >= 2) or w in terms]
         return [w for w in words if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
 
-    def _on_topic_alone(self, text: str, terms: tuple[str, ...]) -> bool:
-        alone = self._case_alone(text, terms)
-        return alone is not None and self.gate.on_topic(Question(text, text, [], terms), alone)
+    def _on_topic_alone(self, asked: Question) -> bool:
+        alone = self._case_alone(asked)
+        return alone is not None and self.gate.on_topic(asked, alone)
 
-    def _case_alone(self, text: str, terms: tuple[str, ...]) -> str | None:
-        """The case of the best passage for ``text`` asked alone (None for an empty index)."""
-        hits = self.kb.retriever.search(text, k=1, expand=terms)
+    def _case_alone(self, asked: Question) -> str | None:
+        """The case of the best passage for the question asked alone (None for an empty index)."""
+        hits = self.kb.retriever.search(asked.text, k=1, expand=asked.terms)
         return hits[0].chunk.case_id if hits else None
 
     def _only_names(self, text: str, named: list[str]) -> bool:
