@@ -192,6 +192,9 @@ def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> Non
         ("5G车载便民法庭一共有多少辆车？", "5g-mobile-court"),
         ("莎姐检察官的工资是多少？", "shajie-minors"),  # money: a head count is no answer
         ("警快办的APP在哪里下载？", "jingkuaiban"),  # where to download: not its district
+        # a figure of something no passage mentions, the reader sure it is absent: not the head count beside it
+        ("莎姐检察官的平均年龄是多少？", "shajie-minors"),
+        ("南岸的潮汐车道总长有多少公里？", "nanan-tidal-lane"),
     ],
 )
 def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, question: str, case: str) -> None:

@@ -113,6 +113,13 @@ def test_an_english_everyday_question_after_a_practice_is_not_read_as_about_it(b
     assert not reply.grounded and "法庭" not in reply.query  # the span reader found an answer to it there
 
 
+def test_an_english_follow_up_is_answered_by_the_rules_span_holding_its_words(bot: Assistant) -> None:
+    # Rewritten, the question holds 莎姐; as asked it is English, so the reader's own sentence (the
+    # honours before the head count) does not answer outside the rules' spans.
+    _, reply = chat(bot, "What is Sha Jie?", "How many prosecutors are involved?")
+    assert reply.grounded and "416名" in reply.answer and reply.citations[0].case_id == "shajie-minors"
+
+
 def test_a_complete_question_whose_words_only_the_last_case_holds_continues_it(bot: Assistant) -> None:
     # Asked alone, retrieval would pick 车载便民法庭, whose text lacks 打分; 垫小二's has every word.
     _, reply = chat(bot, "垫小二这个名字有什么含义？", "打分权交给谁？")

@@ -59,6 +59,7 @@ SPAN_PASSAGES = 2  # passages the span reader reads: one left CMRC fold 3 at 5.9
 HEADING_CHARS = 40  # shorter passages are headings or one-liners: see to_read
 CASE_HITS = 6  # passages of the case a fact is chosen from
 CLEAR_LEAD = 0.1  # see _clear_lead
+SURE_ABSENT = -10.5  # the span reader's margin at its floor: see _lacks_measure
 # Mode "choice" reads more often. CMRC fold 3 (dev), holds the gold span: 0.824 at 0.1, 0.842 at 0.3,
 # 0.855 reading every question (at three times the p50).
 CHOICE_LEAD = 0.3
@@ -116,6 +117,8 @@ class Facts:
         # no word with its answer, so both must say so.
         if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried) and not self._reader_finds(q, hits):
             return None
+        if self._lacks_measure(q, focus, case_id, hits):
+            return None
         candidates = self._rule_candidates(q, case_id, hits)
         focus = self._scored_words(q, case_id, focus)
         if self.readers.span is not None and self.reader_mode == "span":
@@ -167,7 +170,8 @@ class Facts:
         candidate clearly leads on lexical fit the reader is not asked: a read costs ~35 ms on 2 cores.
         Where the reader answers outside every candidate, its sentence is the answer: the rules'
         best lexical fit would be a span it read and passed over (CMRC fold 3: holds the gold span
-        0.814 → 0.828, the dev questions unchanged). Not for an English question with rule spans:
+        0.814 → 0.828, the dev questions unchanged). Not for a question asked in English (``q.text``; its
+        rewritten follow-up holds the case's Chinese name) with rule spans:
         the reader learned from Chinese questions, and the rules' spans hold the glossary's words of
         the question ("How many honours…" → 荣誉) where its sentence held the neighbouring figure
         (the 37 English dev questions: 33 → 34 right).
@@ -175,7 +179,7 @@ class Facts:
         scores = self._score_spans(q.query, focus, candidates) if candidates else np.zeros(0)
         guess = None if _clear_lead(scores) else self._guess(q, to_read(hits))
         held = np.array([guess is not None and _holds(c, guess) for c in candidates], dtype=bool)
-        if guess is not None and not held.any() and (not candidates or CJK.search(q.query)):
+        if guess is not None and not held.any() and (not candidates or CJK.search(q.text)):
             hit, start, end = guess
             sentence = trim_span(sentence_around(hit.chunk.text, start, end))
             # A heading only repeats the name; with rule spans to offer, they answer instead.
@@ -333,6 +337,37 @@ class Facts:
         if self.readers.span is None or self.reader_mode not in SPAN_MODES:
             return False
         return self._guess(q, to_read(hits)) is not None
+
+    def _lacks_measure(self, q: Question, focus: list[str], case_id: str, hits: list[Hit]) -> bool:
+        """A figure of something the knowledge base never mentions ("莎姐检察官的平均年龄"), which the
+        span reader is sure the passages do not hold.
+
+        Next to a word the case uses (检察官), an unknown word is weak evidence on its own: a paraphrase
+        ("涉及的金额" for 涉案标的) is unknown too. So the reader's no-answer option decides, and only
+        at its floor (margin below ``SURE_ABSENT``); above it, the rules' clause answers as before. Of the
+        43 dev figure questions with such a word (bench/questions, fresh, fresh2, fresh4), five lay at
+        -10.99 and below, each asking a figure the text lacks (总长多少公里, 平均年龄); every answerable one
+        lay at -9.68 and above ("一书一令实施后警情降了多少", the text's 下降23.7%). Chinese only: an
+        English question's topic words are the glossary's translations.
+        """
+        if self.readers.span is None or self.reader_mode not in SPAN_MODES or not CJK.search(q.text):
+            return False
+        if not wants_figure(q.query) or not self._unknown_words(focus):
+            return False
+        reading = self._reading(q, to_read(hits))
+        return reading is not None and reading.guess.margin < SURE_ABSENT
+
+    def _unknown_words(self, focus: list[str]) -> list[str]:
+        """Chinese topic words of two characters or more that no passage of the knowledge base speaks of,
+        other than the words of asking for an amount, a sum or a time (多少, 几点)."""
+        return [
+            w
+            for w in focus
+            if CJK.search(w)
+            and len(w) >= 2
+            and not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))
+            and not self.kb.mentioned_anywhere(w)
+        ]
 
     def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str, strict: bool = False) -> bool:
         """A "who" (or carried-over) topic the case never mentions, or topic words the whole
