@@ -115,6 +115,12 @@ def test_words_jieba_made_up_are_cut_at_the_knowledge_bases_words(real_bot: Assi
     assert_answered(real_bot, "一书一令实施后警情降了多少？", "banan-yishuyiling", "23.7%")
 
 
+def test_the_readers_place_picks_among_close_clauses_where_it_would_not_answer(real_bot: Assistant) -> None:
+    # 调解 (of the name the user gave) drew the clause of 36间调解室; the reader points at 16206件, below its
+    # no-answer option.
+    assert_answered(real_bot, "荣昌调解中心化解了多少纠纷？", "rongchang-mediation", "16206件")
+
+
 def test_a_practice_asked_about_in_an_interrogative_idiom_is_described(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "南岸的潮汐车道是怎么回事？")  # 怎么回事 was a topic no passage holds
     assert grounded and cited[0] == "nanan-tidal-lane" and "潮汐车道" in answer
