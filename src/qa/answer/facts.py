@@ -118,7 +118,7 @@ class Facts:
         # no word with its answer, so both must say so.
         if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried) and not self._reader_finds(q, hits):
             return None
-        if self._lacks_measure(q, focus, case_id, hits):
+        if self._lacks_measure(q, focus, hits):
             return None
         candidates = self._rule_candidates(q, case_id, hits)
         focus = self._scored_words(q, case_id, focus)
@@ -187,10 +187,9 @@ class Facts:
         scores = self._score_spans(q.query, focus, candidates) if candidates else np.zeros(0)
         lead = _clear_lead(scores)
         guess = None if lead else self._guess(q, to_read(hits))
-        # Where its no-answer option wins, the reader's favourite place still picks among close rule spans.
-        where = (
-            guess if guess is not None or lead or not CJK.search(q.text) else self._guess(q, to_read(hits), -math.inf)
-        )
+        where = guess
+        if where is None and not lead and CJK.search(q.text):  # its no-answer option won: only where, not whether
+            where = self._guess(q, to_read(hits), floor=-math.inf)
         held = np.array([where is not None and _holds(c, where) for c in candidates], dtype=bool)
         if guess is not None and not held.any() and (not candidates or CJK.search(q.text)):
             hit, start, end = guess
@@ -352,7 +351,7 @@ class Facts:
             return False
         return self._guess(q, to_read(hits)) is not None
 
-    def _lacks_measure(self, q: Question, focus: list[str], case_id: str, hits: list[Hit]) -> bool:
+    def _lacks_measure(self, q: Question, focus: list[str], hits: list[Hit]) -> bool:
         """A figure of something the knowledge base never mentions ("莎姐检察官的平均年龄"), which the
         span reader is sure the passages do not hold.
 
@@ -366,22 +365,11 @@ class Facts:
         """
         if self.readers.span is None or self.reader_mode not in SPAN_MODES or not CJK.search(q.text):
             return False
-        if not wants_figure(q.query) or not self._unknown_words(focus):
+        unknown = [w for w in _detail_words(focus) if len(w) >= 2 and not self.kb.mentioned_anywhere(w)]
+        if not wants_figure(q.query) or not unknown:
             return False
         reading = self._reading(q, to_read(hits))
         return reading is not None and reading.guess.margin < SURE_ABSENT
-
-    def _unknown_words(self, focus: list[str]) -> list[str]:
-        """Chinese topic words of two characters or more that no passage of the knowledge base speaks of,
-        other than the words of asking for an amount, a sum or a time (多少, 几点)."""
-        return [
-            w
-            for w in focus
-            if CJK.search(w)
-            and len(w) >= 2
-            and not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))
-            and not self.kb.mentioned_anywhere(w)
-        ]
 
     def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str, strict: bool = False) -> bool:
         """A "who" (or carried-over) topic the case never mentions, or topic words the whole
@@ -401,10 +389,15 @@ class Facts:
         # A "what is it" question is answered by a description, whatever its words (含义, 意思).
         # A single character names no detail ("一般去哪儿？": 去), it only says what is done: alone it
         # is no sign of an absent detail, though beside other words one the text uses is a sign of a present one.
-        topic = [w for w in cjk_focus if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
+        topic = _detail_words(cjk_focus)
         if not any(len(w) >= 2 for w in topic) or DESCRIBE.search(query.lower()):
             return False
         return not any(self.kb.mentioned_anywhere(w) for w in topic)
+
+
+def _detail_words(focus: list[str]) -> list[str]:
+    """The Chinese topic words that name a detail, not the asking for an amount, a sum or a time (多少, 几点)."""
+    return [w for w in focus if CJK.search(w) and not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
 
 
 def to_read(hits: list[Hit]) -> list[Hit]:
