@@ -23,10 +23,8 @@ from .shapes import (
     CONTACT,
     DESCRIBE,
     GENERIC_IDF,
-    MONEY,
-    QUANTITY,
-    WHEN,
     WHO,
+    asks_amount,
     wants_figure,
 )
 from .spans import (
@@ -365,8 +363,9 @@ class Facts:
         """
         if self.readers.span is None or self.reader_mode not in SPAN_MODES or not CJK.search(q.text):
             return False
-        unknown = [w for w in _detail_words(focus) if len(w) >= 2 and not self.kb.mentioned_anywhere(w)]
-        if not wants_figure(q.query) or not unknown:
+        if not wants_figure(q.query):
+            return False
+        if not any(len(w) >= 2 and not self.kb.mentioned_anywhere(w) for w in _detail_words(focus)):
             return False
         reading = self._reading(q, to_read(hits))
         return reading is not None and reading.guess.margin < SURE_ABSENT
@@ -397,7 +396,7 @@ class Facts:
 
 def _detail_words(focus: list[str]) -> list[str]:
     """The Chinese topic words that name a detail, not the asking for an amount, a sum or a time (多少, 几点)."""
-    return [w for w in focus if CJK.search(w) and not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
+    return [w for w in focus if CJK.search(w) and not asks_amount(w)]
 
 
 def to_read(hits: list[Hit]) -> list[Hit]:

@@ -15,10 +15,8 @@ from .shapes import (
     ANAPHORA_STRONG,
     ELLIPSIS,
     GENERIC_IDF,
-    MONEY,
     ORDINAL,
-    QUANTITY,
-    WHEN,
+    asks_amount,
     ordinal_value,
 )
 from .spans import (
@@ -109,7 +107,7 @@ class FollowUps:
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
         words = [w for w in self.kb.words(text) if (CJK.search(w) and len(w) >= 2) or w in terms]
-        return [w for w in words if not (QUANTITY.search(w) or MONEY.search(w) or WHEN.search(w))]
+        return [w for w in words if not asks_amount(w)]
 
     def _on_topic_alone(self, asked: Question) -> bool:
         alone = self._case_alone(asked)

@@ -78,6 +78,11 @@ TOPIC_LEXICAL_CAP = 15.0  # BM25 scores above this say nothing more about being 
 GENERIC_IDF = math.log(2)  # a word in more than about half of the cases is not a topic
 
 
+def asks_amount(word: str) -> bool:
+    """A word that asks for an amount, a sum or a time ("多少钱", "几次", "几点"): the type of answer, no topic."""
+    return bool(QUANTITY.search(word) or MONEY.search(word) or WHEN.search(word))
+
+
 def wants_figure(query: str) -> bool:
     lowered = query.lower()
     return not WHEN.search(lowered) and bool(QUANTITY.search(lowered) or MONEY.search(lowered))
