@@ -169,6 +169,11 @@ def test_lists_come_from_case_metadata(real_bot: Assistant) -> None:
     assert answer.count("\n") == 10
 
 
+def test_an_english_which_question_about_one_practice_is_no_list(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "Which unit submitted the tidal lane practice?")
+    assert grounded and "南岸区委政法委" in answer and "\n" not in answer and cited[0] == "nanan-tidal-lane"
+
+
 def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "巴南和石柱的调解成功率哪个高？")
     assert grounded and "98.8%" in answer and "99.42%" in answer and answer.endswith("更高。")

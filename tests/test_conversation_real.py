@@ -136,3 +136,18 @@ def test_a_single_character_is_no_sign_of_an_absent_detail(bot: Assistant) -> No
     # 去 is in no passage; "一般去哪儿？" asks where the court goes (田间地头), no detail the case lacks.
     _, reply = chat(bot, "打分权交给谁？", "车载便民法庭一般去哪儿？")
     assert reply.grounded and "田间地头" in reply.answer
+
+
+def test_what_about_after_an_english_question_asks_it_again_about_the_new_case(bot: Assistant) -> None:
+    # The English question names its case in words no name matches ("the tidal lane practice"),
+    # so the case it was about comes from the conversation; the new name leads the rewriting.
+    _, reply = chat(bot, "Which unit submitted the tidal lane practice?", "What about Sha Jie?")
+    assert reply.grounded and "大渡口区委政法委" in reply.answer and reply.citations[0].case_id == "shajie-minors"
+
+
+def test_a_carried_english_question_names_the_new_case_and_asks_only_what_it_asked(bot: Assistant) -> None:
+    # "Sha Jie" in the carried question becomes 贵和工作法, and its words (prosecutors → 检察官) are
+    # what is asked: 贵和工作法's text has no prosecutors, so the reply says so instead of giving 242个.
+    _, reply = chat(bot, "How many prosecutors does Sha Jie have?", "What about Guihe?")
+    assert "How many prosecutors does 贵和工作法 have" in reply.answer
+    assert not reply.grounded and "242" not in reply.answer

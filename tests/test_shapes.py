@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.shapes import FIGURE_IN, MONEY, TIME_SPAN, asked_field
+from qa.answer.shapes import COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field
 from qa.answer.spans import fits_type
 from qa.text import content_words
 
@@ -69,3 +69,19 @@ def test_money_asked_in_everyday_words(question: str) -> None:
 
 def test_english_money_words_are_whole_words() -> None:
     assert not MONEY.search("how do people feel about the feedback")
+
+
+@pytest.mark.parametrize(
+    ("question", "listing"),
+    [
+        ("Which practices were submitted by district units?", True),
+        ("Which cases are about mediation?", True),
+        ("List the ten best practices, please.", True),
+        # one practice, named in words no case name matches: a question about it, not a list
+        ("Which unit submitted the tidal lane practice?", False),
+        ("Which district is the case from?", False),
+    ],
+)
+def test_english_which_lists_only_before_a_plural(question: str, listing: bool) -> None:
+    lowered = question.lower()
+    assert bool(LISTING.search(lowered) and COLLECTION.search(lowered)) is listing

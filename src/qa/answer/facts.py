@@ -114,7 +114,10 @@ class Facts:
         # Topic words the case lacks are the rules' sign of an absent detail, the span reader's
         # no-answer option the learned one; a paraphrase ("花了多少钱" for "投资不到200万元") shares
         # no word with its answer, so both must say so.
-        if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried) and not self._reader_finds(q, hits):
+        # The reader learned from Chinese questions: on an English one it does not overrule the words.
+        if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried) and not (
+            not self._in_english(q) and self._reader_finds(q, hits)
+        ):
             return None
         if self._lacks_measure(q, focus, hits):
             return None
@@ -342,6 +345,14 @@ class Facts:
         """The span reader answers ``query`` from ``case_id``'s best passages (False without one)."""
         q = Question(query, query, [case_id])
         return self._reader_finds(q, self.kb.retriever.search(query, k=CASE_HITS, case_ids=[case_id]))
+
+    def _in_english(self, q: Question) -> bool:
+        """The question asked (a carried one's too: "那莎姐呢？" after an English question) is English:
+        no Chinese but the case names a rewriting put in."""
+        asked = q.query
+        for name in self.kb.retriever.names.surfaces(asked):
+            asked = asked.replace(name, "")
+        return not CJK.search(asked)
 
     def _reader_finds(self, q: Question, hits: list[Hit]) -> bool:
         """The span reader answers from the case's best passages (False where no span reader serves)."""

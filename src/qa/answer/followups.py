@@ -49,6 +49,8 @@ class FollowUps:
             return Question(text, text, named, terms)
         if named:
             carried = self._carry_over(text, named[0], history) if self._only_names(text, named) else None
+            if carried:  # what is asked is the carried question's: an English one's words are its own
+                terms = tuple(self.kb.retriever.translate(carried))
             return Question(text, carried or text, named, terms, carried=bool(carried))
         previous = self._case_from_history(text, history)
         if previous is None or not self._continues(text, terms, previous):
@@ -131,20 +133,29 @@ class FollowUps:
         return True
 
     def _carry_over(self, text: str, case_id: str, history: Sequence[dict[str, str]]) -> str | None:
-        """The previous question (as it was resolved), asked again about the newly named case."""
+        """The previous question (as it was resolved), asked again about the newly named case.
+
+        The case it was about is the one it names, else the one the conversation was about (an
+        English question names "the tidal lane practice" in words no name matches). Where it
+        names the case, the new name replaces the old; where it does not, the new name leads.
+        """
         users = [i for i, m in enumerate(history) if m.get("role") == "user"]
         if not users:
             return None
         last = users[-1]
         previous = self.resolve(history[last]["content"], history[:last]).query
-        old = self.kb.retriever.names.find(previous)
-        if not old or old[0] == case_id:
+        names = self.kb.retriever.names
+        old = next(iter(names.find(previous)), None) or self._case_from_history(previous, history)
+        if old is None or old == case_id:
             return None
-        surface = [n for n in self.kb.retriever.names.names_of(old[:1]) if n in previous]
+        surface = [n for n in names.names_of([old]) if n in previous]
         new_name = self.kb.cases[case_id].short_name
         for name in sorted(surface, key=lambda n: (-len(n), n)):
             previous = previous.replace(name, new_name)
-        return previous
+        for sound in sorted(names.pinyin_of([old]), key=lambda n: (-len(n), n)):  # "Sha Jie", "Jingkuaiban"
+            previous, found = re.subn(r"\b" + r"\s*".join(sound) + r"\b", new_name, previous, flags=re.IGNORECASE)
+            surface += [sound] * found
+        return previous if surface else f"{new_name} {previous}"
 
     def _is_follow_up(self, text: str) -> bool:
         return bool(ANAPHORA.search(text)) or len(self.kb.words(text)) <= 2 or bool(ORDINAL.search(text))

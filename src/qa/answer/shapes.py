@@ -58,7 +58,7 @@ HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
 # A catalogue question asks for the members of the collection itself: "有哪些？", "哪些是县一级的？".
 LISTING = re.compile(
     r"(?:哪些|哪几个?|哪几项|有什么|分别是什么|都是什么)(?=$|[？?。!！,，\s]|是|个|项|家|案例|实践|范例|单位|部门|区县|县|区|做法|项目)"
-    r"|\blist\b|\bwhich\b|what are"
+    r"|\blist\b|\bwhich\b(?=.*\b(?:practices|cases|examples)\b)|what are"
 )
 COLLECTION = re.compile(
     r"实践|案例|范例|单位|部门|做法|项目|名单|入选|区县|县级|县一级|县里|区级|区一级|区里|市级|practices?\b|cases?\b|examples?\b"
