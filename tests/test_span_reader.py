@@ -12,7 +12,7 @@ import pytest
 from qa import index as store
 from qa import span_fit
 from qa import span_reader as sr
-from qa.answer import Readers, facts
+from qa.answer import Readers, facts, reading
 from qa.answer.followups import FollowUps
 from qa.answer.topic import TopicGate
 from qa.assistant import Assistant
@@ -282,9 +282,9 @@ def _hit(text: str, n: int) -> Hit:
 def test_short_headings_do_not_take_the_place_of_passages_of_text() -> None:
     heading, title = _hit("1.重庆市高级人民法院", 0), _hit("5G“车载便民法庭”打造老百姓家门口法院", 1)
     body = [_hit("为了让老百姓在家门口就能接受法律服务，" * 3, n) for n in (2, 3, 4)]
-    assert facts.to_read([heading, title, *body]) == [heading, title, body[0], body[1]]
-    assert facts.to_read(body) == body[:2]
-    assert facts.to_read([body[0], heading, body[1], title]) == [body[0], heading, body[1]]
+    assert reading.to_read([heading, title, *body]) == [heading, title, body[0], body[1]]
+    assert reading.to_read(body) == body[:2]
+    assert reading.to_read([body[0], heading, body[1], title]) == [body[0], heading, body[1]]
 
 
 def test_a_short_chinese_question_continues_the_case_unless_it_reads_as_everyday_talk(

@@ -12,25 +12,22 @@ from ..config import SPAN_MODES
 from ..models import Hit, Reply
 from ..reader import Reader, Span
 from ..retrieval import LastValue
-from ..span_reader import Guess, Reading, SpanReader
+from ..span_reader import Reading, SpanReader
 from ..text import CJK
+from .absence import Absence
 from .choice import SpanChoice, shipped_choice
 from .choice import features as choice_features
 from .knowledge import Knowledge
 from .question import Draft, Question
+from .reading import holds, joined, locate, rating, to_read
 from .reply import missing_message, refuse
 from .shapes import (
-    CONTACT,
-    DESCRIBE,
     GENERIC_IDF,
-    WHO,
-    asks_amount,
     wants_figure,
 )
 from .spans import (
     candidate_spans,
     fits_type,
-    is_mentioned,
     plain_text,
     sentence_around,
     span_score,
@@ -54,8 +51,6 @@ class Readers:
         return self.mode + (f" {reader.digest[:12]}" if reader is not None else "")
 
 
-SPAN_PASSAGES = 2  # passages the span reader reads: one left CMRC fold 3 at 5.9% refused, two at 2.3%
-HEADING_CHARS = 40  # shorter passages are headings or one-liners: see to_read
 CASE_HITS = 6  # passages of the case a fact is chosen from
 CLEAR_LEAD = 0.1  # see _clear_lead
 SURE_ABSENT = -10.5  # the span reader's margin at its floor: see _lacks_measure
@@ -71,6 +66,7 @@ class Facts:
         self.kb = kb
         self.gate = gate
         self.readers = readers or Readers()
+        self.absence = Absence(kb)
         self._last_reading: LastValue[Reading | None] = LastValue()
 
     @property
@@ -109,13 +105,13 @@ class Facts:
         """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
         hits = self.kb.retriever.search(q.query, k=CASE_HITS, case_ids=[case_id], expand=q.terms)
         focus = self.kb.focus(q, [case_id])
-        if self._asks_missing_contact(q.query, focus, case_id):
+        if self.absence.missing_contact(q.query, focus, case_id):
             return None
         # Topic words the case lacks are the rules' sign of an absent detail, the span reader's
         # no-answer option the learned one; a paraphrase ("花了多少钱" for "投资不到200万元") shares
         # no word with its answer, so both must say so.
         # The reader learned from Chinese questions: on an English one it does not overrule the words.
-        if self._asks_unknown_detail(q.query, focus, case_id, strict=q.carried) and not (
+        if self.absence.unknown_detail(q.query, focus, case_id, strict=q.carried) and not (
             not self._in_english(q) and self._reader_finds(q, hits)
         ):
             return None
@@ -191,7 +187,7 @@ class Facts:
         where = guess
         if where is None and not lead and CJK.search(q.text):  # its no-answer option won: only where, not whether
             where = self._guess(q, to_read(hits), floor=-math.inf)
-        held = np.array([where is not None and _holds(c, where) for c in candidates], dtype=bool)
+        held = np.array([where is not None and holds(c, where) for c in candidates], dtype=bool)
         if guess is not None and not held.any() and (not candidates or CJK.search(q.text)):
             hit, start, end = guess
             sentence = trim_span(sentence_around(hit.chunk.text, start, end))
@@ -243,7 +239,7 @@ class Facts:
             # 0.846 with the option deciding there too, 0.873 without).
             return (order, None) if order else None
         pool, lexical = list(candidates), list(scores)
-        rated = [_rating(reading, read, c) for c in pool]
+        rated = [rating(reading, read, c) for c in pool]
         sentence = self._readers_sentence(reading, read)
         best = reading.top
         # The reader's own sentence, unless a rule span already holds its answer or it only repeats the heading.
@@ -267,12 +263,12 @@ class Facts:
         absent-looking detail is there, which span answers), and a read costs ~35 ms on 2 cores."""
         reader = self.readers.span
         assert reader is not None
-        text = _joined(hits)
+        text = joined(hits)
         return self._last_reading.get((reader, q.query, text), lambda: reader.read(q.query, text))
 
     def _readers_sentence(self, reading: Reading, hits: list[Hit]) -> tuple[Hit, int, str] | None:
         """The sentence around the reader's favourite span, as a candidate (hit, rank, sentence)."""
-        located = _locate(hits, reading.guess)
+        located = locate(hits, reading.guess)
         if located is None:
             return None
         rank, start, end = located
@@ -292,7 +288,7 @@ class Facts:
         guess = reading.guess if reading is not None else None
         if guess is None or guess.margin <= floor:
             return None
-        located = _locate(hits, guess)
+        located = locate(hits, guess)
         return (hits[located[0]], located[1], located[2]) if located is not None else None
 
     def _read(self, q: Question, hits: list[Hit]) -> Span | None:
@@ -330,17 +326,6 @@ class Facts:
         words = [w for w in focus if CJK.search(w) or self.kb.mentioned_anywhere(w)]
         return words or [n for n in self.kb.retriever.names.names_of([case_id]) if n in q.query]
 
-    def _asks_missing_contact(self, query: str, focus: list[str], case_id: str) -> bool:
-        """A contact detail (电话, 地址…) the case never mentions cannot be answered."""
-        cjk_focus, mentioned = self._mentioned(focus, case_id)
-        return bool(cjk_focus) and bool(CONTACT.search(query.lower())) and not any(CONTACT.search(w) for w in mentioned)
-
-    def _mentioned(self, focus: list[str], case_id: str) -> tuple[list[str], list[str]]:
-        """The Chinese topic words, and those of them the case's text speaks of."""
-        cjk_focus = [w for w in focus if CJK.search(w)]
-        text = self.kb.case_text.get(case_id, "")
-        return cjk_focus, [w for w in cjk_focus if is_mentioned(w, text)]
-
     def reader_answers(self, query: str, case_id: str) -> bool:
         """The span reader answers ``query`` from ``case_id``'s best passages (False without one)."""
         q = Question(query, query, [case_id])
@@ -376,58 +361,10 @@ class Facts:
             return False
         if not wants_figure(q.query):
             return False
-        if not any(len(w) >= 2 and not self.kb.mentioned_anywhere(w) for w in _detail_words(focus)):
+        if not self.absence.unknown_word(focus):
             return False
         reading = self._reading(q, to_read(hits))
         return reading is not None and reading.guess.margin < SURE_ABSENT
-
-    def _asks_unknown_detail(self, query: str, focus: list[str], case_id: str, strict: bool = False) -> bool:
-        """A "who" (or carried-over) topic the case never mentions, or topic words the whole
-        knowledge base never mentions: by its words, a detail the case lacks.
-
-        Other questions are not refused for unfamiliar words: a paraphrase
-        ("打官司有没有更方便的办法") shares no words with its answer by design.
-        """
-        cjk_focus, mentioned = self._mentioned(focus, case_id)
-        if not cjk_focus:
-            return False
-        # A question carried over from another case names its topic exactly ("功能区"): absent means absent.
-        if (strict or bool(WHO.search(query.lower()))) and not mentioned:
-            return True
-        # A question whose every topic word no passage of the whole knowledge base speaks of
-        # ("怎么预约？", "周末上班吗？") asks a detail the knowledge base lacks.
-        # A "what is it" question is answered by a description, whatever its words (含义, 意思).
-        # A single character names no detail ("一般去哪儿？": 去), it only says what is done: alone it
-        # is no sign of an absent detail, though beside other words one the text uses is a sign of a present one.
-        topic = _detail_words(cjk_focus)
-        if not any(len(w) >= 2 for w in topic) or DESCRIBE.search(query.lower()):
-            return False
-        return not any(self.kb.mentioned_anywhere(w) for w in topic)
-
-
-def _detail_words(focus: list[str]) -> list[str]:
-    """The Chinese topic words that name a detail, not the asking for an amount, a sum or a time (多少, 几点)."""
-    return [w for w in focus if CJK.search(w) and not asks_amount(w)]
-
-
-def to_read(hits: list[Hit]) -> list[Hit]:
-    """The passages the span reader reads: the best ones, up to the ``SPAN_PASSAGES``-th of at
-    least ``HEADING_CHARS`` characters.
-
-    A question naming a practice often finds its heading lines among the best passages ("3. 重庆市江北区",
-    the title): short, they hold little but the name. Counted as passages they left one passage of
-    text to read: "西部金融法律服务中心提供的是什么样的服务？" read the title and one paragraph and
-    was refused; its answer lay in the next. Read beside two passages of text they cost a few
-    tokens, and a title can hold an answer too ("持续擦亮“莎姐”品牌守护未成年人健康成长").
-    """
-    out: list[Hit] = []
-    full = 0
-    for hit in hits:
-        if full == SPAN_PASSAGES:
-            break
-        out.append(hit)
-        full += len(hit.chunk.text.strip()) >= HEADING_CHARS
-    return out
 
 
 def _clear_lead(scores: np.ndarray, lead: float = CLEAR_LEAD) -> bool:
@@ -446,47 +383,3 @@ def _clear_lead(scores: np.ndarray, lead: float = CLEAR_LEAD) -> bool:
 
 def title_of(kb: Knowledge, case_id: str) -> str:
     return plain_text(kb.cases[case_id].title)
-
-
-def _rating(reading: Reading, hits: list[Hit], candidate: tuple[Hit, int, str]) -> float | None:
-    """The reader's best score for a span inside ``candidate`` (-inf where none fits in it); None
-    where the reader did not read its passage."""
-    hit, _, span = candidate
-    for read, offset in zip(hits, _offsets(hits), strict=True):
-        if read.chunk.chunk_id == hit.chunk.chunk_id:
-            at = hit.chunk.text.find(span.strip())
-            inside = reading.best_within(offset + at, offset + at + len(span.strip())) if at >= 0 else None
-            return inside if inside is not None else -np.inf  # read, but no span of it scored: as far as can be
-    return None
-
-
-def _joined(hits: list[Hit]) -> str:
-    """The passages as the span reader reads them: one text, a newline between passages."""
-    return "\n".join(h.chunk.text for h in hits)
-
-
-def _offsets(hits: list[Hit]) -> list[int]:
-    """Where each passage starts in :func:`_joined`'s text."""
-    starts, at = [], 0
-    for hit in hits:
-        starts.append(at)
-        at += len(hit.chunk.text) + 1
-    return starts
-
-
-def _locate(hits: list[Hit], guess: Guess) -> tuple[int, int, int] | None:
-    """Where ``guess`` (characters of :func:`_joined`'s text) lies: the passage's index in ``hits``
-    and a character range of its chunk (the newline after a passage counts as the next one's)."""
-    for i, (hit, offset) in enumerate(zip(hits, _offsets(hits), strict=True)):
-        if guess.start < offset + len(hit.chunk.text):
-            return i, guess.start - offset, min(guess.end - offset, len(hit.chunk.text))
-    return None
-
-
-def _holds(candidate: tuple[Hit, int, str], guess: tuple[Hit, int, int]) -> bool:
-    """The candidate span covers the reader's answer."""
-    hit, _, span = candidate
-    if hit.chunk.chunk_id != guess[0].chunk.chunk_id:
-        return False
-    at = hit.chunk.text.find(span.strip())
-    return 0 <= at <= guess[1] and guess[2] <= at + len(span.strip())

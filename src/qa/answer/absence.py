@@ -1,0 +1,63 @@
+"""Absent details, told by the question's words: what the case's text (or the whole knowledge base)
+never speaks of cannot be its answer.
+
+Only the words decide here. Where a word test is weak evidence on its own (a paraphrase shares no
+word with its answer), :mod:`qa.answer.facts` weighs it against the span reader before refusing.
+"""
+
+from __future__ import annotations
+
+from ..text import CJK
+from .knowledge import Knowledge
+from .shapes import CONTACT, DESCRIBE, WHO, asks_amount
+from .spans import is_mentioned
+
+
+class Absence:
+    """Word tests of a detail the case lacks, over one knowledge base."""
+
+    def __init__(self, kb: Knowledge) -> None:
+        self.kb = kb
+
+    def missing_contact(self, query: str, focus: list[str], case_id: str) -> bool:
+        """A contact detail (电话, 地址…) the case never mentions cannot be answered."""
+        cjk_focus, mentioned = self.mentioned(focus, case_id)
+        return bool(cjk_focus) and bool(CONTACT.search(query.lower())) and not any(CONTACT.search(w) for w in mentioned)
+
+    def mentioned(self, focus: list[str], case_id: str) -> tuple[list[str], list[str]]:
+        """The Chinese topic words, and those of them the case's text speaks of."""
+        cjk_focus = [w for w in focus if CJK.search(w)]
+        text = self.kb.case_text.get(case_id, "")
+        return cjk_focus, [w for w in cjk_focus if is_mentioned(w, text)]
+
+    def unknown_detail(self, query: str, focus: list[str], case_id: str, strict: bool = False) -> bool:
+        """A "who" (or carried-over) topic the case never mentions, or topic words the whole
+        knowledge base never mentions: by its words, a detail the case lacks.
+
+        Other questions are not refused for unfamiliar words: a paraphrase
+        ("打官司有没有更方便的办法") shares no words with its answer by design.
+        """
+        cjk_focus, mentioned = self.mentioned(focus, case_id)
+        if not cjk_focus:
+            return False
+        # A question carried over from another case names its topic exactly ("功能区"): absent means absent.
+        if (strict or bool(WHO.search(query.lower()))) and not mentioned:
+            return True
+        # A question whose every topic word no passage of the whole knowledge base speaks of
+        # ("怎么预约？", "周末上班吗？") asks a detail the knowledge base lacks.
+        # A "what is it" question is answered by a description, whatever its words (含义, 意思).
+        # A single character names no detail ("一般去哪儿？": 去), it only says what is done: alone it
+        # is no sign of an absent detail, though beside other words one the text uses is a sign of a present one.
+        topic = detail_words(cjk_focus)
+        if not any(len(w) >= 2 for w in topic) or DESCRIBE.search(query.lower()):
+            return False
+        return not any(self.kb.mentioned_anywhere(w) for w in topic)
+
+    def unknown_word(self, focus: list[str]) -> bool:
+        """Some detail word (two characters or more) that no passage of the knowledge base mentions."""
+        return any(len(w) >= 2 and not self.kb.mentioned_anywhere(w) for w in detail_words(focus))
+
+
+def detail_words(focus: list[str]) -> list[str]:
+    """The Chinese topic words that name a detail, not the asking for an amount, a sum or a time (多少, 几点)."""
+    return [w for w in focus if CJK.search(w) and not asks_amount(w)]
