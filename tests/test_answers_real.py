@@ -169,6 +169,18 @@ def test_lists_come_from_case_metadata(real_bot: Assistant) -> None:
     assert answer.count("\n") == 10
 
 
+def test_a_figure_asked_in_words_the_text_never_uses_gets_the_clause_the_reader_places(real_bot: Assistant) -> None:
+    # 涉及的金额 for 涉案标的: no clause holds the question's words, so the reader says where.
+    answer, cited, grounded = ask(real_bot, "渝事荣易解涉及的金额有多大？")
+    assert grounded and "14.3亿元" in answer and cited == ["rongchang-mediation"]
+
+
+def test_a_figure_asked_in_words_the_text_uses_elsewhere_is_not_placed_by_the_reader(real_bot: Assistant) -> None:
+    # 全国 and 机构 are the text's words, in other sentences: the question asks about something else.
+    answer, _, _ = ask(real_bot, "全国有多少个行政复议机构？")
+    assert "1034" not in answer and "41个" not in answer
+
+
 def test_an_english_which_question_about_one_practice_is_no_list(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "Which unit submitted the tidal lane practice?")
     assert grounded and "南岸区委政法委" in answer and "\n" not in answer and cited[0] == "nanan-tidal-lane"

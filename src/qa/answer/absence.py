@@ -53,6 +53,11 @@ class Absence:
             return False
         return not any(self.kb.mentioned_anywhere(w) for w in topic)
 
+    def only_unknown_words(self, focus: list[str]) -> bool:
+        """Detail words (two characters or more), none of which a passage of the knowledge base mentions."""
+        words = [w for w in detail_words(focus) if len(w) >= 2]
+        return bool(words) and not any(self.kb.mentioned_anywhere(w) for w in words)
+
     def unknown_word(self, focus: list[str]) -> bool:
         """Some detail word (two characters or more) that no passage of the knowledge base mentions."""
         return any(len(w) >= 2 and not self.kb.mentioned_anywhere(w) for w in detail_words(focus))
