@@ -186,6 +186,23 @@ def test_an_english_which_question_about_one_practice_is_no_list(real_bot: Assis
     assert grounded and "南岸区委政法委" in answer and "\n" not in answer and cited[0] == "nanan-tidal-lane"
 
 
+def test_a_list_asked_by_topic_holds_the_practices_whose_text_speaks_of_it(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "哪些实践跟交通有关？")
+    assert grounded and "交通" in answer.splitlines()[0] and cited == ["nanan-tidal-lane"]
+    answer, cited, _ = ask(real_bot, "十大实践里有哪些和调解有关？")
+    assert "rongchang-mediation" in cited and "banan-yishuyiling" in cited and "jingkuaiban" not in cited
+    answer, cited, _ = ask(real_bot, "哪个案例是关于未成年人保护的？")  # one asked for, chosen among them
+    assert "shajie-minors" in cited
+    answer, cited, _ = ask(real_bot, "Which of the practices is about traffic?")
+    assert cited == ["nanan-tidal-lane"]
+
+
+def test_words_no_listed_practice_speaks_of_do_not_filter_a_list(real_bot: Assistant) -> None:
+    # "units" translates to 基层, 科室: words of two county practices, not of any district's.
+    answer, cited, _ = ask(real_bot, "Which practices were submitted by district units?")
+    assert answer.startswith("共有 5 个区级案例") and len(cited) == 5
+
+
 def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "巴南和石柱的调解成功率哪个高？")
     assert grounded and "98.8%" in answer and "99.42%" in answer and answer.endswith("更高。")

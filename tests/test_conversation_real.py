@@ -151,3 +151,9 @@ def test_a_carried_english_question_names_the_new_case_and_asks_only_what_it_ask
     _, reply = chat(bot, "How many prosecutors does Sha Jie have?", "What about Guihe?")
     assert "How many prosecutors does 贵和工作法 have" in reply.answer
     assert not reply.grounded and "242" not in reply.answer
+
+
+def test_a_practice_chosen_by_its_topic_is_the_one_a_pronoun_then_continues(bot: Assistant) -> None:
+    first, reply = chat(bot, "十大最佳实践中有没有治理交通拥堵的？", "这个做法减少了哪一段的拥堵？")
+    assert "潮汐车道" in first.answer and "nanan-tidal-lane" in [c.case_id for c in first.citations]
+    assert reply.grounded and "海峡路" in reply.answer and reply.citations[0].case_id == "nanan-tidal-lane"

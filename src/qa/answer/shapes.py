@@ -60,6 +60,11 @@ LISTING = re.compile(
     r"(?:哪些|哪几个?|哪几项|有什么|分别是什么|都是什么)(?=$|[？?。!！,，\s]|是|个|项|家|案例|实践|范例|单位|部门|区县|县|区|做法|项目)"
     r"|\blist\b|\bwhich\b(?=.*\b(?:practices|cases|examples)\b)|what are"
 )
+# One practice (or any) chosen by what it is about: "哪个案例是关于未成年人的？", "有没有治理拥堵的？"
+CHOOSING = re.compile(
+    r"(?:哪个|哪一个|哪项|哪一项)(?:案例|实践|范例|做法|项目)|有没有\w*的(?:案例|实践|范例|做法)?(?=$|[？?。！!])"
+    r"|(?:哪些|哪个|哪几个)[和跟与同]\w+(?:有关|相关)"
+)
 COLLECTION = re.compile(
     r"实践|案例|范例|单位|部门|做法|项目|名单|入选|区县|县级|县一级|县里|区级|区一级|区里|市级|practices?\b|cases?\b|examples?\b"
 )

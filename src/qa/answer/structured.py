@@ -8,11 +8,13 @@ from collections import Counter
 
 from ..models import Chunk, Figure, Reply
 from ..retrieval import CaseInfo
+from ..text import CJK
 from .facts import Facts
 from .knowledge import Knowledge
 from .question import Draft, Question
 from .reply import refuse
 from .shapes import (
+    CHOOSING,
     COLLECTION,
     FIELD_NAMES,
     HIGHER,
@@ -20,12 +22,18 @@ from .shapes import (
     LOWER,
     MEASURE,
     NAME_CHARS,
+    REGION,
+    SUPERLATIVE,
+    UNIT,
     asked_levels,
 )
 from .spans import (
+    is_mentioned,
     item_span,
     word_overlap,
 )
+
+ENGLISH_WORD = re.compile(r"[a-z]+")
 
 
 class Structured:
@@ -36,9 +44,49 @@ class Structured:
         self.facts = facts
 
     def is_catalogue(self, q: Question) -> bool:
-        named = [cid for cid in q.named if self.kb.cases[cid].rank is not None]
+        """A question about the practices as a list: all of them, or those of a level, a field or a topic.
+
+        "哪个案例是关于未成年人的？" chooses among them by what they are about, though it asks for one."""
+        if any(self.kb.cases[cid].rank is not None for cid in q.named):
+            return False
         lowered = q.query.lower()
-        return not named and bool(LISTING.search(lowered)) and bool(COLLECTION.search(lowered))
+        if not COLLECTION.search(lowered):
+            return False
+        ranked = [c for c in self.kb.cases.values() if c.rank is not None]
+        if LISTING.search(lowered):
+            return True
+        # "哪个案例的成功率最高？" compares a figure across the cases instead
+        return bool(CHOOSING.search(lowered)) and not SUPERLATIVE.search(lowered) and bool(self.topic_words(q, ranked))
+
+    def topic_words(self, q: Question, cases: list[CaseInfo]) -> list[tuple[str, ...]]:
+        """What the asked practices are about ("和调解有关", "about traffic"), as concepts: a Chinese
+        topic word, or the corpus words one English word translates to.
+
+        Only words the text of one of ``cases`` mentions count (others do not describe the list:
+        "district units" → 基层, 科室, which no district's practice mentions), and none naming the list itself: the words
+        of the selection's own title and aliases (十大, 最佳), of a collection, a level or a listing
+        (an English word translating to one, "units" → 单位, says nothing of the topic either)."""
+        own = " ".join(f"{c.title} {' '.join(c.aliases)}" for c in self.kb.cases.values() if c.rank is None)
+        own += " ".join(value for c in cases for _, value in c.fields)  # a field's value filters as a field
+        texts = [self.kb.case_text.get(c.id, "") for c in cases]
+        concepts = [(w,) for w in self.kb.words(q.query) if CJK.search(w)]
+        concepts += [(e, *self.kb.retriever.translate(e)) for e in dict.fromkeys(ENGLISH_WORD.findall(q.query.lower()))]
+        topics: list[tuple[str, ...]] = []
+        for words in concepts:
+            if any(w in own or _names_the_list(w) for w in words):
+                continue
+            known = [w for w in words if CJK.search(w) and len(w) >= 2 and any(is_mentioned(w, t) for t in texts)]
+            topics += [tuple(known)] if known and tuple(known) not in topics else []
+        return topics
+
+    def _about(self, topics: list[tuple[str, ...]], cases: list[CaseInfo]) -> list[CaseInfo]:
+        """The cases whose own text speaks of the most of ``topics`` (ties all count)."""
+        cover = {
+            c.id: sum(any(is_mentioned(w, self.kb.case_text.get(c.id, "")) for w in words) for words in topics)
+            for c in cases
+        }
+        top = max(cover.values(), default=0)
+        return [c for c in cases if top > 0 and cover[c.id] == top]
 
     def catalogue(self, q: Question) -> Reply:
         chosen, batches = self._asked_batches(q.query)
@@ -62,11 +110,17 @@ class Structured:
             cases = [c for c in cases if any(pair in c.fields for pair in asked)]
             levels = levels | {value for _, value in asked}
         where = "知识库" if len(batches) == 1 else f"“{batch}”" if batch else "首批"
+        topic = self.topic_words(q, cases)
+        if topic:
+            cases = self._about(topic, cases)
         if not cases:  # among several selections asked about, one without a match says so
             return f"{where}中没有符合条件的案例。" if several else None
         lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self.kb.title_chunk(c), c.title, 1.0)}" for c in cases]
         scope = "、".join(_label(v) for v in sorted(levels, key=lambda v: ("市级区县".find(v), v)))
-        if scope:
+        if topic:
+            about = "、".join(words[0] for words in topic)
+            head = f"{where + '中' if several else ''}与“{about}”有关的{scope}案例有 {len(cases)} 个："
+        elif scope:
             head = f"{where + '中' if several else ''}共有 {len(cases)} 个{scope}案例："
         else:
             head = f"{where}共收录 {len(cases)} 个案例：{self._cite_enumeration(draft, batch)}"
@@ -230,3 +284,9 @@ def _label(value: str) -> str:
 def field_values_in(query: str, cases: list[CaseInfo]) -> set[tuple[str, str]]:
     """The (field, value) pairs of the cases' own extra front-matter fields that the question names."""
     return {(key, value) for case in cases for key, value in case.fields if len(value) >= 2 and value in query}
+
+
+def _names_the_list(word: str) -> bool:
+    """A word of the list itself, not of its topic: a collection, a listing, a level or a field (单位, 区县)."""
+    lowered = word.lower()
+    return any(p.search(lowered) for p in (COLLECTION, LISTING, UNIT, REGION)) or bool(asked_levels(lowered))
