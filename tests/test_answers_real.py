@@ -203,6 +203,13 @@ def test_words_no_listed_practice_speaks_of_do_not_filter_a_list(real_bot: Assis
     assert answer.startswith("共有 5 个区级案例") and len(cited) == 5
 
 
+def test_the_level_comes_from_the_front_matter(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "车载便民法庭属于哪一级？")
+    assert grounded and answer.startswith("车载便民法庭：市级") and "5g-mobile-court" in cited
+    answer, _, _ = ask(real_bot, "贵和工作法属于哪一级？")
+    assert answer.startswith("贵和工作法：县级")
+
+
 def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "巴南和石柱的调解成功率哪个高？")
     assert grounded and "98.8%" in answer and "99.42%" in answer and answer.endswith("更高。")

@@ -56,6 +56,9 @@ def test_a_word_built_on_an_interrogative_is_no_topic() -> None:
         ("警快办的APP在哪里下载？", None),  # where to do something with it: not the district
         ("车载便民法庭是哪个单位推荐的？", "unit"),
         ("推荐一家火锅店吧", None),  # a request, not who nominated it
+        ("车载便民法庭属于哪一级？", "level"),
+        ("What level is Jingkuaiban?", "level"),
+        ("一级调解员有多少人？", None),  # a grade of staff, not the practice's level
     ],
 )
 def test_which_front_matter_field_is_asked(question: str, field: str | None) -> None:

@@ -41,7 +41,9 @@ REGION = re.compile(
     r"|(?:在哪里|在哪儿|在什么地方)(?:\w{1,3}的)?(?=$|[？?。！!，,\s])"
     r"|which (?:district|county)|where (?:is|are)\b|where's"
 )
-FIELD_NAMES = {"unit": "报送单位", "region": "所在区县"}
+# "属于哪一级？": the practice's level (市级, 区, 县), from the front matter.
+LEVEL = re.compile(r"哪一级|哪个级别|什么级别|哪一层级|哪个层级|\b(?:what|which) level\b")
+FIELD_NAMES = {"unit": "报送单位", "region": "所在区县", "level": "层级"}
 ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
 # A measure word in the question and the ones that answer it (多少人 → 1678名).
@@ -94,12 +96,14 @@ def wants_figure(query: str) -> bool:
 
 
 def asked_field(query: str) -> str | None:
-    """Which front-matter field a question asks for, if any: the nominating unit or the district."""
+    """Which front-matter field a question asks for, if any: the nominating unit, the district or the level."""
     lowered = query.lower()
     if UNIT.search(lowered):
         return "unit"
     if REGION.search(lowered):
         return "region"
+    if LEVEL.search(lowered):
+        return "level"
     return None
 
 

@@ -166,21 +166,23 @@ class Structured:
         return draft.cite(best, best.text, 1.0)
 
     def attribute(self, q: Question, case_ids: list[str], field: str) -> Reply:
-        """ "哪个单位报送的？", "是哪个区的？": a front-matter field, quoted from a passage that states it."""
+        """ "哪个单位报送的？", "是哪个区的？", "属于哪一级？": a front-matter field, quoted from a passage
+        that states it (for a level, the list item naming the unit)."""
         draft = Draft()
         parts = []
         for case_id in case_ids:
             case = self.kb.cases[case_id]
             value = getattr(case, field) or ""
+            label = _label(value) if field == "level" else value  # 区 → 区级
             chunk, span = self._field_passage(case, value)
             title = draft.cite(self.kb.title_chunk(case), case.title, 1.0)
             if not value:
                 parts.append(f"{case.short_name}：资料没有写明{FIELD_NAMES[field]}{title}")
             elif chunk is None or span is None:
-                parts.append(f"{case.short_name}：{value}{title}")
+                parts.append(f"{case.short_name}：{label}{title}")
             else:  # the passage states the value; the case's own heading says which case it is
                 item = draft.cite(chunk, span, 1.0)
-                shown = span if value in span else f"{value}（{span}）"
+                shown = span if label in span else f"{label}（{span}）"
                 parts.append(f"{case.short_name}：{shown}{item}{title if chunk.case_id != case.id else ''}")
         return Reply("；".join(parts) + "。", draft.citations, True, q.query)
 
