@@ -195,6 +195,9 @@ def test_a_list_asked_by_topic_holds_the_practices_whose_text_speaks_of_it(real_
     assert "shajie-minors" in cited
     answer, cited, _ = ask(real_bot, "Which of the practices is about traffic?")
     assert cited == ["nanan-tidal-lane"]
+    # "involve" relates the practices to the topic; its translations (当事…) are no topic
+    answer, cited, _ = ask(real_bot, "Which practices involve mediation?")
+    assert {"rongchang-mediation", "banan-yishuyiling"} <= set(cited) and "与“调解”有关" in answer
 
 
 def test_words_no_listed_practice_speaks_of_do_not_filter_a_list(real_bot: Assistant) -> None:

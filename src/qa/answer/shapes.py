@@ -67,6 +67,10 @@ CHOOSING = re.compile(
     r"(?:哪个|哪一个|哪项|哪一项)(?:案例|实践|范例|做法|项目)|有没有\w*的(?:案例|实践|范例|做法)?(?=$|[？?。！!])"
     r"|(?:哪些|哪个|哪几个)[和跟与同]\w+(?:有关|相关)"
 )
+# Words that relate the practices to their topic ("涉及", "有关", "involve"), not the topic itself.
+RELATION = re.compile(
+    r"涉及|有关|相关|关于|关联|用到|用了|\b(?:involv\w*|concern\w*|relat\w*|deal\w*|regard\w*|about|use[ds]?|using)\b"
+)
 COLLECTION = re.compile(
     r"实践|案例|范例|单位|部门|做法|项目|名单|入选|区县|县级|县一级|县里|区级|区一级|区里|市级|practices?\b|cases?\b|examples?\b"
 )

@@ -23,6 +23,7 @@ from .shapes import (
     MEASURE,
     NAME_CHARS,
     REGION,
+    RELATION,
     SUPERLATIVE,
     UNIT,
     asked_levels,
@@ -118,7 +119,7 @@ class Structured:
         lines = [f"{c.rank}. {c.title}（{c.unit}）{draft.cite(self.kb.title_chunk(c), c.title, 1.0)}" for c in cases]
         scope = "、".join(_label(v) for v in sorted(levels, key=lambda v: ("市级区县".find(v), v)))
         if topic:
-            about = "、".join(words[0] for words in topic)
+            about = "、".join(max(words, key=len) for words in topic)
             head = f"{where + '中' if several else ''}与“{about}”有关的{scope}案例有 {len(cases)} 个："
         elif scope:
             head = f"{where + '中' if several else ''}共有 {len(cases)} 个{scope}案例："
@@ -289,6 +290,7 @@ def field_values_in(query: str, cases: list[CaseInfo]) -> set[tuple[str, str]]:
 
 
 def _names_the_list(word: str) -> bool:
-    """A word of the list itself, not of its topic: a collection, a listing, a level or a field (单位, 区县)."""
+    """A word of the list itself, not of its topic: a collection, a listing, a level, a field (单位, 区县),
+    or the relation to the topic (涉及, involve)."""
     lowered = word.lower()
-    return any(p.search(lowered) for p in (COLLECTION, LISTING, UNIT, REGION)) or bool(asked_levels(lowered))
+    return any(p.search(lowered) for p in (COLLECTION, LISTING, UNIT, REGION, RELATION)) or bool(asked_levels(lowered))
