@@ -200,6 +200,12 @@ def test_a_list_asked_by_topic_holds_the_practices_whose_text_speaks_of_it(real_
     assert {"rongchang-mediation", "banan-yishuyiling"} <= set(cited) and "与“调解”有关" in answer
 
 
+def test_practices_asked_by_a_topic_no_practice_speaks_of_are_none(real_bot: Assistant) -> None:
+    for question in ("有没有关于环保的案例？", "有哪些关于环保的案例？"):
+        answer, _, grounded = ask(real_bot, question)
+        assert not grounded and answer.startswith("知识库中没有符合条件的案例")
+
+
 def test_words_no_listed_practice_speaks_of_do_not_filter_a_list(real_bot: Assistant) -> None:
     # "units" translates to 基层, 科室: words of two county practices, not of any district's.
     answer, cited, _ = ask(real_bot, "Which practices were submitted by district units?")

@@ -65,7 +65,7 @@ LISTING = re.compile(
 # One practice (or any) chosen by what it is about: "哪个案例是关于未成年人的？", "有没有治理拥堵的？"
 CHOOSING = re.compile(
     r"(?:哪个|哪一个|哪项|哪一项)(?:案例|实践|范例|做法|项目)|有没有\w*的(?:案例|实践|范例|做法)?(?=$|[？?。！!])"
-    r"|(?:哪些|哪个|哪几个)[和跟与同]\w+(?:有关|相关)"
+    r"|(?:哪些|哪个|哪几个)(?:[和跟与同]\w+(?:有关|相关)|关于|涉及)"
 )
 # Words that relate the practices to their topic ("涉及", "有关", "involve"), not the topic itself.
 RELATION = re.compile(

@@ -73,15 +73,20 @@ class Structured:
         concepts = [(w,) for w in self.kb.words(q.query) if CJK.search(w)]
         concepts += [(e, *self.kb.retriever.translate(e)) for e in dict.fromkeys(ENGLISH_WORD.findall(q.query.lower()))]
         topics: list[tuple[str, ...]] = []
+        unknown = False
         for words in concepts:
             if any(w in own or _names_the_list(w) for w in words):
                 continue
             known = [w for w in words if CJK.search(w) and len(w) >= 2 and any(is_mentioned(w, t) for t in texts)]
-            topics += [tuple(known)] if known and tuple(known) not in topics else []
-        return topics
+            if known and tuple(known) not in topics:
+                topics.append(tuple(known))
+            unknown = unknown or (not known and any(len(w) >= 2 for w in words if CJK.search(w)))
+        # "有没有关于环保的案例？": asked by a relation to a topic no practice speaks of, none is about it.
+        return topics or ([()] if unknown and RELATION.search(q.query.lower()) else [])
 
     def _about(self, topics: list[tuple[str, ...]], cases: list[CaseInfo]) -> list[CaseInfo]:
-        """The cases whose own text speaks of the most of ``topics`` (ties all count)."""
+        """The cases whose own text speaks of the most of ``topics`` (ties all count; none for a topic
+        no practice speaks of, an empty concept)."""
         cover = {
             c.id: sum(any(is_mentioned(w, self.kb.case_text.get(c.id, "")) for w in words) for words in topics)
             for c in cases
