@@ -29,9 +29,9 @@ from .shapes import (
     asked_levels,
 )
 from .spans import (
-    is_mentioned,
     item_span,
     word_overlap,
+    word_parts,
 )
 
 ENGLISH_WORD = re.compile(r"[a-z]+")
@@ -77,7 +77,7 @@ class Structured:
         for words in concepts:
             if any(w in own or _names_the_list(w) for w in words):
                 continue
-            known = [w for w in words if CJK.search(w) and len(w) >= 2 and any(is_mentioned(w, t) for t in texts)]
+            known = [w for w in words if CJK.search(w) and len(w) >= 2 and any(_speaks_of(w, t) for t in texts)]
             if known and tuple(known) not in topics:
                 topics.append(tuple(known))
             unknown = unknown or (not known and any(len(w) >= 2 for w in words if CJK.search(w)))
@@ -88,7 +88,7 @@ class Structured:
         """The cases whose own text speaks of the most of ``topics`` (ties all count; none for a topic
         no practice speaks of, an empty concept)."""
         cover = {
-            c.id: sum(any(is_mentioned(w, self.kb.case_text.get(c.id, "")) for w in words) for words in topics)
+            c.id: sum(any(_speaks_of(w, self.kb.case_text.get(c.id, "")) for w in words) for words in topics)
             for c in cases
         }
         top = max(cover.values(), default=0)
@@ -299,3 +299,10 @@ def _names_the_list(word: str) -> bool:
     or the relation to the topic (涉及, involve)."""
     lowered = word.lower()
     return any(p.search(lowered) for p in (COLLECTION, LISTING, UNIT, REGION, RELATION)) or bool(asked_levels(lowered))
+
+
+def _speaks_of(word: str, text: str) -> bool:
+    """The text holds the word, or every part of it (交通拥堵: 交通 and 拥堵). One part alone would
+    let 法院系统 choose a practice for its 信号灯系统."""
+    parts = word_parts(word)
+    return word in text or (bool(parts) and all(p in text for p in parts))
