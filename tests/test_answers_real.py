@@ -219,6 +219,13 @@ def test_the_level_comes_from_the_front_matter(real_bot: Assistant) -> None:
     assert answer.startswith("贵和工作法：县级")
 
 
+def test_the_source_comes_from_the_front_matter_without_a_passage_that_does_not_state_it(
+    real_bot: Assistant,
+) -> None:
+    answer, cited, grounded = ask(real_bot, "警快办这篇的来源是哪里？")
+    assert grounded and answer == "警快办：上游新闻[1]。" and cited == ["jingkuaiban"]
+
+
 def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "巴南和石柱的调解成功率哪个高？")
     assert grounded and "98.8%" in answer and "99.42%" in answer and answer.endswith("更高。")

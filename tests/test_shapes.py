@@ -59,6 +59,10 @@ def test_a_word_built_on_an_interrogative_is_no_topic() -> None:
         ("车载便民法庭属于哪一级？", "level"),
         ("What level is Jingkuaiban?", "level"),
         ("一级调解员有多少人？", None),  # a grade of staff, not the practice's level
+        ("警快办这篇报道的来源是哪里？", "source"),
+        ("What is the source of the Sha Jie report?", "source"),
+        ("纠纷的来源有哪些？", None),  # the source of disputes, not of the report
+        ("莎姐的资料出处是？", "source"),
     ],
 )
 def test_which_front_matter_field_is_asked(question: str, field: str | None) -> None:

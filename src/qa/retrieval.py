@@ -49,6 +49,7 @@ class CaseInfo:
     rank: int | None
     aliases: tuple[str, ...]
     fields: tuple[tuple[str, str], ...] = ()  # front-matter fields beyond the known ones, as the editor wrote them
+    source: str = ""  # the publisher of the report the case file holds ("上游新闻")
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> CaseInfo:
@@ -61,6 +62,7 @@ class CaseInfo:
             meta.get("rank"),
             tuple(meta.get("aliases", ())),
             tuple(sorted((str(k), str(v)) for k, v in (meta.get("fields") or {}).items())),
+            str(meta.get("source") or ""),
         )
 
     @property

@@ -80,7 +80,8 @@ class Answerer:
             # not named; the passages say which one, and its front matter answers. A question that
             # ranks the practices ("哪个区县的调解成功率最高？") gets the sentence with its figure instead.
             case_id = self.facts.case_for(q)
-            if case_id is not None and self.kb.cases[case_id].rank is not None:
+            # Any report has a source; the unit, district and level are a practice's.
+            if case_id is not None and (self.kb.cases[case_id].rank is not None or field == "source"):
                 return self.structured.attribute(q, [case_id], field)
             return self.facts.fact_about(q, case_id)
         return self.facts.fact(q)

@@ -43,7 +43,13 @@ REGION = re.compile(
 )
 # "属于哪一级？": the practice's level (市级, 区, 县), from the front matter.
 LEVEL = re.compile(r"哪一级|哪个级别|什么级别|哪一层级|哪个层级|\b(?:what|which) level\b")
-FIELD_NAMES = {"unit": "报送单位", "region": "所在区县", "level": "层级"}
+# "这篇报道来自哪家媒体？": the publisher of the report, from the front matter.
+SOURCE = re.compile(
+    r"(?:报道|文章|新闻|资料|这篇)\w{0,4}(?:来源|出处)|来源于?哪|出处|(?:哪家|哪个|什么)媒体|哪家报纸"
+    r"|\bsource\b.*\b(?:report|article|news|story)\b|\b(?:report|article|news|story)\b.*\bsource\b"
+    r"|which (?:media|newspaper|outlet)|who (?:published|reported)"
+)
+FIELD_NAMES = {"unit": "报送单位", "region": "所在区县", "level": "层级", "source": "来源"}
 ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
 # A measure word in the question and the ones that answer it (多少人 → 1678名).
@@ -100,7 +106,8 @@ def wants_figure(query: str) -> bool:
 
 
 def asked_field(query: str) -> str | None:
-    """Which front-matter field a question asks for, if any: the nominating unit, the district or the level."""
+    """Which front-matter field a question asks for, if any: the nominating unit, the district, the level
+    or the report's source."""
     lowered = query.lower()
     if UNIT.search(lowered):
         return "unit"
@@ -108,6 +115,8 @@ def asked_field(query: str) -> str | None:
         return "region"
     if LEVEL.search(lowered):
         return "level"
+    if SOURCE.search(lowered):
+        return "source"
     return None
 
 

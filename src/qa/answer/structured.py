@@ -180,7 +180,7 @@ class Structured:
             case = self.kb.cases[case_id]
             value = getattr(case, field) or ""
             label = _label(value) if field == "level" else value  # 区 → 区级
-            chunk, span = self._field_passage(case, value)
+            chunk, span = self._field_passage(case, value, listed=field != "source")
             title = draft.cite(self.kb.title_chunk(case), case.title, 1.0)
             if not value:
                 parts.append(f"{case.short_name}：资料没有写明{FIELD_NAMES[field]}{title}")
@@ -192,16 +192,17 @@ class Structured:
                 parts.append(f"{case.short_name}：{shown}{item}{title if chunk.case_id != case.id else ''}")
         return Reply("；".join(parts) + "。", draft.citations, True, q.query)
 
-    def _field_passage(self, case: CaseInfo, value: str) -> tuple[Chunk | None, str | None]:
-        """The case's own passage naming ``value`` (or its stem: 南岸区 → 南岸), else a list item naming its unit."""
+    def _field_passage(self, case: CaseInfo, value: str, listed: bool = True) -> tuple[Chunk | None, str | None]:
+        """The case's own passage naming ``value`` (or its stem: 南岸区 → 南岸), else (``listed``) a list
+        item naming its unit: it states the unit, and so the district and level, not the source."""
         stem = re.sub(r"(区|县|市)$", "", value)
         for needle in dict.fromkeys(n for n in (value, stem) if len(n) >= 2):
             for chunk in self.kb.chunks_by_case.get(case.id, []):
                 span = item_span(chunk.text, needle)
                 if span:
                     return chunk, span
-        listed = self.kb.unit_chunk(case)
-        return (listed, item_span(listed.text, case.unit)) if listed and case.unit else (None, None)
+        item = self.kb.unit_chunk(case) if listed else None
+        return (item, item_span(item.text, case.unit)) if item and case.unit else (None, None)
 
     def compare(self, q: Question, case_ids: list[str]) -> Reply:
         draft = Draft()
