@@ -153,7 +153,8 @@ class FollowUps:
         for name in sorted(surface, key=lambda n: (-len(n), n)):
             previous = previous.replace(name, new_name)
         for sound in sorted(names.pinyin_of([old]), key=lambda n: (-len(n), n)):  # "Sha Jie", "Jingkuaiban"
-            previous, found = re.subn(r"\b" + r"\s*".join(sound) + r"\b", new_name, previous, flags=re.IGNORECASE)
+            pattern = r"\b" + r"\s*".join(map(re.escape, sound)) + r"\b"
+            previous, found = re.subn(pattern, new_name, previous, flags=re.IGNORECASE)
             surface += [sound] * found
         return previous if surface else f"{new_name} {previous}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 from ..models import Chunk, Figure, Reply
 from ..retrieval import CaseInfo
@@ -53,20 +54,22 @@ class Structured:
         lowered = q.query.lower()
         if not COLLECTION.search(lowered):
             return False
-        ranked = [c for c in self.kb.cases.values() if c.rank is not None]
         if LISTING.search(lowered):
             return True
         # "哪个案例的成功率最高？" compares a figure across the cases instead
-        return bool(CHOOSING.search(lowered)) and not SUPERLATIVE.search(lowered) and bool(self.topic_words(q, ranked))
+        if not CHOOSING.search(lowered) or SUPERLATIVE.search(lowered):
+            return False
+        return bool(self.topic_words(q, [c for c in self.kb.cases.values() if c.rank is not None]))
 
     def topic_words(self, q: Question, cases: list[CaseInfo]) -> list[tuple[str, ...]]:
         """What the asked practices are about ("和调解有关", "about traffic"), as concepts: a Chinese
         topic word, or the corpus words one English word translates to.
 
-        Only words the text of one of ``cases`` mentions count (others do not describe the list:
-        "district units" → 基层, 科室, which no district's practice mentions), and none naming the list itself: the words
-        of the selection's own title and aliases (十大, 最佳), of a collection, a level or a listing
-        (an English word translating to one, "units" → 单位, says nothing of the topic either)."""
+        Only words the text of one of ``cases`` speaks of count (others do not describe the list:
+        "district units" → 基层, 科室, which no district's practice mentions), and none naming the
+        list itself: the words of the selection's own title and aliases (十大, 最佳), of a collection,
+        a level, a field, a listing or the relation to the topic (an English word translating to
+        one, "units" → 单位, says nothing of the topic either)."""
         own = " ".join(f"{c.title} {' '.join(c.aliases)}" for c in self.kb.cases.values() if c.rank is None)
         own += " ".join(value for c in cases for _, value in c.fields)  # a field's value filters as a field
         texts = [self.kb.case_text.get(c.id, "") for c in cases]
@@ -305,5 +308,11 @@ def _names_the_list(word: str) -> bool:
 def _speaks_of(word: str, text: str) -> bool:
     """The text holds the word, or every part of it (交通拥堵: 交通 and 拥堵). One part alone would
     let 法院系统 choose a practice for its 信号灯系统."""
-    parts = word_parts(word)
+    parts = _parts(word)
     return word in text or (bool(parts) and all(p in text for p in parts))
+
+
+@lru_cache(maxsize=4096)
+def _parts(word: str) -> tuple[str, ...]:
+    """``word_parts``, cut once per word: a list question checks each word against every case."""
+    return tuple(word_parts(word))
