@@ -62,6 +62,7 @@ def test_a_word_built_on_an_interrogative_is_no_topic() -> None:
         ("警快办这篇报道的来源是哪里？", "source"),
         ("What is the source of the Sha Jie report?", "source"),
         ("纠纷的来源有哪些？", None),  # the source of disputes, not of the report
+        ("这个名字来源于哪里？", None),  # where a name comes from (a CMRC question was asked so)
         ("莎姐的资料出处是？", "source"),
     ],
 )

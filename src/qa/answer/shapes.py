@@ -45,7 +45,7 @@ REGION = re.compile(
 LEVEL = re.compile(r"哪一级|哪个级别|什么级别|哪一层级|哪个层级|\b(?:what|which) level\b")
 # "这篇报道来自哪家媒体？": the publisher of the report, from the front matter.
 SOURCE = re.compile(
-    r"(?:报道|文章|新闻|资料|这篇)\w{0,4}(?:来源|出处)|来源于?哪|出处|(?:哪家|哪个|什么)媒体|哪家报纸"
+    r"(?:报道|文章|新闻|资料|这篇)\w{0,4}(?:来源|出处)|(?:哪家|哪个|什么)媒体|哪家报纸"
     r"|\bsource\b.*\b(?:report|article|news|story)\b|\b(?:report|article|news|story)\b.*\bsource\b"
     r"|which (?:media|newspaper|outlet)|who (?:published|reported)"
 )
