@@ -110,9 +110,9 @@ class Facts:
         # Topic words the case lacks are the rules' sign of an absent detail, the span reader's
         # no-answer option the learned one; a paraphrase ("花了多少钱" for "投资不到200万元") shares
         # no word with its answer, so both must say so.
-        # The reader learned from Chinese questions: on an English one it does not overrule the words.
-        if self.absence.unknown_detail(q.query, focus, case_id, strict=q.carried) and not (
-            not self._in_english(q) and self._reader_finds(q, hits)
+        # The reader learned from Chinese questions: on an English one the words decide alone.
+        if self.absence.unknown_detail(q.query, focus, case_id, strict=q.carried) and (
+            self._in_english(q) or not self._reader_finds(q, hits)
         ):
             return None
         if self._lacks_measure(q, focus, hits):
