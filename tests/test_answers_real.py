@@ -226,6 +226,13 @@ def test_the_source_comes_from_the_front_matter_without_a_passage_that_does_not_
     assert grounded and answer == "警快办：上游新闻[1]。" and cited == ["jingkuaiban"]
 
 
+def test_the_sources_of_the_material_answer_a_source_question_naming_no_case(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "这篇报道来自哪家媒体？")
+    assert grounded and answer.startswith("知识库的资料来自：上游新闻（11 份资料）") and cited == ["overview"]
+    _, _, grounded = ask(real_bot, "哪家媒体最权威？")  # about media, not about this material
+    assert not grounded
+
+
 def test_comparison_states_both_figures_and_the_winner(real_bot: Assistant) -> None:
     answer, cited, grounded = ask(real_bot, "巴南和石柱的调解成功率哪个高？")
     assert grounded and "98.8%" in answer and "99.42%" in answer and answer.endswith("更高。")

@@ -15,6 +15,7 @@ from .followups import FollowUps
 from .knowledge import Knowledge
 from .question import Question
 from .shapes import (
+    REPORT,
     asked_field,
     ranks_cases,
     visible_query,
@@ -75,13 +76,14 @@ class Answerer:
             return self.structured.attribute(q, practices, field)
         if len(practices) >= 2:
             return self.structured.compare(q, practices)
+        if field == "source" and not q.named and REPORT.search(q.query.lower()):  # "这篇报道来自哪家媒体？"
+            return self.structured.sources(q)
         if field and not q.named and not ranks_cases(q.query):
             # "Which district does the tidal lane project belong to?": the practice is described,
             # not named; the passages say which one, and its front matter answers. A question that
             # ranks the practices ("哪个区县的调解成功率最高？") gets the sentence with its figure instead.
             case_id = self.facts.case_for(q)
-            # Any report has a source; the unit, district and level are a practice's.
-            if case_id is not None and (self.kb.cases[case_id].rank is not None or field == "source"):
+            if case_id is not None and self.kb.cases[case_id].rank is not None:
                 return self.structured.attribute(q, [case_id], field)
             return self.facts.fact_about(q, case_id)
         return self.facts.fact(q)

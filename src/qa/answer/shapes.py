@@ -49,6 +49,8 @@ SOURCE = re.compile(
     r"|\bsource\b.*\b(?:report|article|news|story)\b|\b(?:report|article|news|story)\b.*\bsource\b"
     r"|which (?:media|newspaper|outlet)|who (?:published|reported)"
 )
+# The knowledge base's own material: "这篇报道来自哪家媒体？" asks about it, "哪家媒体最权威？" does not.
+REPORT = re.compile(r"报道|文章|新闻|资料|这篇|\b(?:report\w*|articles?|news|stor(?:y|ies)|published)\b")
 FIELD_NAMES = {"unit": "报送单位", "region": "所在区县", "level": "层级", "source": "来源"}
 ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")

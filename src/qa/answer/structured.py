@@ -195,6 +195,26 @@ class Structured:
                 parts.append(f"{case.short_name}：{shown}{item}{title if chunk.case_id != case.id else ''}")
         return Reply("；".join(parts) + "。", draft.citations, True, q.query)
 
+    def sources(self, q: Question) -> Reply:
+        """ "这篇报道来自哪家媒体？" naming no case: the publishers of the knowledge base's reports and
+        how many case files each gave, each quoted from a passage naming it where one does."""
+        by_source: dict[str, list[CaseInfo]] = {}
+        for case in self.kb.cases.values():
+            if case.source:
+                by_source.setdefault(case.source, []).append(case)
+        if not by_source:
+            return refuse(self.kb, q, "知识库中的资料没有写明来源。")
+        draft = Draft()
+        parts = []
+        for source, cases in sorted(by_source.items(), key=lambda item: (-len(item[1]), item[0])):
+            rows = self.kb.chunk_texts.containing(source)
+            if rows:
+                cite = draft.cite(self.kb.retriever.data.chunks[rows[0]], source, 1.0)
+            else:
+                cite = draft.cite(self.kb.title_chunk(cases[0]), cases[0].title, 1.0)
+            parts.append(f"{source}（{len(cases)} 份资料）{cite}")
+        return Reply("知识库的资料来自：" + "；".join(parts) + "。", draft.citations, True, q.query)
+
     def _field_passage(self, case: CaseInfo, value: str, listed: bool = True) -> tuple[Chunk | None, str | None]:
         """The case's own passage naming ``value`` (or its stem: 南岸区 → 南岸), else (``listed``) a list
         item naming its unit: it states the unit, and so the district and level, not the source."""
