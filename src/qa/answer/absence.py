@@ -55,12 +55,16 @@ class Absence:
 
     def only_unknown_words(self, focus: list[str]) -> bool:
         """Detail words (two characters or more), none of which a passage of the knowledge base mentions."""
-        words = [w for w in detail_words(focus) if len(w) >= 2]
-        return bool(words) and not any(self.kb.mentioned_anywhere(w) for w in words)
+        known = self._known_long_details(focus)
+        return bool(known) and not any(known)
 
     def unknown_word(self, focus: list[str]) -> bool:
         """Some detail word (two characters or more) that no passage of the knowledge base mentions."""
-        return any(len(w) >= 2 and not self.kb.mentioned_anywhere(w) for w in detail_words(focus))
+        return not all(self._known_long_details(focus))
+
+    def _known_long_details(self, focus: list[str]) -> list[bool]:
+        """For each detail word of two characters or more: does some passage mention it?"""
+        return [self.kb.mentioned_anywhere(w) for w in detail_words(focus) if len(w) >= 2]
 
 
 def detail_words(focus: list[str]) -> list[str]:

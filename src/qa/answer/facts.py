@@ -348,8 +348,13 @@ class Facts:
         """
         if not wants_figure(q.query) or not self.absence.only_unknown_words(focus):
             return False
+        margin = self._margin(q, hits)
+        return margin is not None and margin >= SURE_ABSENT
+
+    def _margin(self, q: Question, hits: list[Hit]) -> float | None:
+        """The span reader's margin over its no-answer option on the passages it reads of ``hits``."""
         reading = self._reading(q, to_read(hits))
-        return reading is not None and reading.guess.margin >= SURE_ABSENT
+        return reading.guess.margin if reading is not None else None
 
     def _placed_part(
         self, q: Question, case_id: str, hits: list[Hit], where: tuple[Hit, int, int], focus: list[str], draft: Draft
@@ -393,8 +398,8 @@ class Facts:
             return False
         if not self.absence.unknown_word(focus):
             return False
-        reading = self._reading(q, to_read(hits))
-        return reading is not None and reading.guess.margin < SURE_ABSENT
+        margin = self._margin(q, hits)
+        return margin is not None and margin < SURE_ABSENT
 
 
 def _clear_lead(scores: np.ndarray, lead: float = CLEAR_LEAD) -> bool:

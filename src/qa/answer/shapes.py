@@ -44,13 +44,14 @@ REGION = re.compile(
 # "属于哪一级？": the practice's level (市级, 区, 县), from the front matter.
 LEVEL = re.compile(r"哪一级|哪个级别|什么级别|哪一层级|哪个层级|\b(?:what|which) level\b")
 # "这篇报道来自哪家媒体？": the publisher of the report, from the front matter.
+REPORT_WORDS = "报道|文章|新闻|资料|这篇"  # the knowledge base's own material
 SOURCE = re.compile(
-    r"(?:报道|文章|新闻|资料|这篇)\w{0,4}(?:来源|出处)|(?:哪家|哪个|什么)媒体|哪家报纸"
+    rf"(?:{REPORT_WORDS})\w{{0,4}}(?:来源|出处)|(?:哪家|哪个|什么)媒体|哪家报纸"
     r"|\bsource\b.*\b(?:report|article|news|story)\b|\b(?:report|article|news|story)\b.*\bsource\b"
     r"|which (?:media|newspaper|outlet)|who (?:published|reported)"
 )
 # The knowledge base's own material: "这篇报道来自哪家媒体？" asks about it, "哪家媒体最权威？" does not.
-REPORT = re.compile(r"报道|文章|新闻|资料|这篇|\b(?:report\w*|articles?|news|stor(?:y|ies)|published)\b")
+REPORT = re.compile(rf"{REPORT_WORDS}|\b(?:report\w*|articles?|news|stor(?:y|ies)|published)\b")
 FIELD_NAMES = {"unit": "报送单位", "region": "所在区县", "level": "层级", "source": "来源"}
 ALL_OF = re.compile(r"(?:所有|全部)(\w{2})")
 MEASURE = re.compile(r"(?:多少|几)(公里|千米|平方米|米|亩|吨|[名件项份张次间所辆人岁元])")
