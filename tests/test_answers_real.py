@@ -175,6 +175,23 @@ def test_a_figure_asked_in_words_the_text_never_uses_gets_the_clause_the_reader_
     assert grounded and "14.3亿元" in answer and cited == ["rongchang-mediation"]
 
 
+def test_a_figure_asked_in_other_verbs_is_answered_where_the_reader_doubts_it(real_bot: Assistant) -> None:
+    # The reader puts these at its floor; but what is counted (事) or the kind of figure (钱 → 元)
+    # is the text's, and only the verbs (办成, 实施, 处理) are other words.
+    answer, cited, grounded = ask(real_bot, "警快办上老百姓办成了几件事？")
+    assert grounded and "8567万余件" in answer and cited == ["jingkuaiban"]
+    answer, _, grounded = ask(real_bot, "一书一令实施后纠纷警情降了多少？")
+    assert grounded and "23.7%" in answer
+    answer, _, grounded = ask(real_bot, "这些年荣昌中心处理的纠纷涉及金额有多少钱？")
+    assert grounded and "14.3亿元" in answer
+
+
+def test_by_how_much_is_answered_by_a_figure_said_to_have_changed(real_bot: Assistant) -> None:
+    # 派出所 and 推行 share more words with "28个派出所已全面推行"; the question asks a decrease.
+    answer, _, grounded = ask(real_bot, "一书一令推行后派出所的纠纷警情少了多少？")
+    assert grounded and "23.7%" in answer and "28个" not in answer
+
+
 def test_a_figure_asked_in_words_the_text_uses_elsewhere_is_not_placed_by_the_reader(real_bot: Assistant) -> None:
     # 全国 and 机构 are the text's words, in other sentences: the question asks about something else.
     answer, _, _ = ask(real_bot, "全国有多少个行政复议机构？")
@@ -217,6 +234,15 @@ def test_the_level_comes_from_the_front_matter(real_bot: Assistant) -> None:
     assert grounded and answer.startswith("车载便民法庭：市级") and "5g-mobile-court" in cited
     answer, _, _ = ask(real_bot, "贵和工作法属于哪一级？")
     assert answer.startswith("贵和工作法：县级")
+
+
+def test_where_and_the_level_asked_in_everyday_words_come_from_the_front_matter(real_bot: Assistant) -> None:
+    answer, cited, grounded = ask(real_bot, "贵和工作法最早是在哪个地方搞起来的？")
+    assert grounded and answer.startswith("贵和工作法：重庆市石柱县") and "shizhu-guihe" in cited
+    answer, _, _ = ask(real_bot, "莎姐是市级还是区级的实践？")
+    assert answer.startswith("莎姐：区级")
+    answer, _, _ = ask(real_bot, "垫小二算市级的做法还是区县的？")
+    assert answer.startswith("垫小二：县级")
 
 
 def test_the_source_comes_from_the_front_matter_without_a_passage_that_does_not_state_it(

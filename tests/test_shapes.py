@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.shapes import COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field
-from qa.answer.spans import fits_type
+from qa.answer.shapes import CHANGE_ASKED, COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field, asks_measure
+from qa.answer.spans import counted_thing, fits_type
 from qa.text import content_words
 
 
@@ -64,6 +64,12 @@ def test_a_word_built_on_an_interrogative_is_no_topic() -> None:
         ("纠纷的来源有哪些？", None),  # the source of disputes, not of the report
         ("这个名字来源于哪里？", None),  # where a name comes from (a CMRC question was asked so)
         ("莎姐的资料出处是？", "source"),
+        ("贵和工作法最早是从哪个地方总结出来的？", "region"),  # 哪个地方 asks where as 哪里 does
+        ("在哪个地方可以办理？", None),  # where to do something
+        ("全市有多少个可以就近递材料的地方？", None),  # a count of places, not the practice's
+        ("车载便民法庭算市级层面的实践，还是区县搞的？", "level"),  # an alternative between levels
+        ("一书一令是市级还是区级的？", "level"),
+        ("跑遍了多少区县？", None),
     ],
 )
 def test_which_front_matter_field_is_asked(question: str, field: str | None) -> None:
@@ -93,3 +99,35 @@ def test_english_money_words_are_whole_words() -> None:
 def test_english_which_lists_only_before_a_plural(question: str, listing: bool) -> None:
     lowered = question.lower()
     assert bool(LISTING.search(lowered) and COLLECTION.search(lowered)) is listing
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [("老百姓一共办成了多少件事？", "事"), ("每个工作室配备几名调解员？", "调解员"), ("警情降了多少？", None)],
+)
+def test_the_thing_a_question_counts(question: str, thing: str | None) -> None:
+    assert counted_thing(question) == thing
+
+
+def test_a_counted_one_character_thing_lets_its_clause_answer() -> None:
+    query = "老百姓一共办成了多少件事？"
+    assert fits_type(query, "累计办事办件8567万余件", ["老百姓", "办成"])
+    assert not fits_type(query, "累计申领电子证照1291万件", ["老百姓", "办成"])
+
+
+@pytest.mark.parametrize(
+    ("question", "measure", "change"),
+    [
+        ("涉及的金额有多少钱？", True, False),
+        ("办了多少件事？", True, False),
+        ("成功率是多少？", True, False),
+        ("平均年龄是多少？", False, False),  # a bare 多少 fits any figure
+        ("警情降了多少？", False, True),
+        ("拥堵时间减少了多少？", False, True),
+        ("How much did congestion fall by?", False, True),
+        ("派出所有多少个？", False, False),  # 个 counts anything
+    ],
+)
+def test_the_kind_of_figure_asked(question: str, measure: bool, change: bool) -> None:
+    assert asks_measure(question) is measure
+    assert bool(CHANGE_ASKED.search(question.lower())) is change

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import jieba
+import jieba.posseg
 import opencc
 from pypinyin import lazy_pinyin
 
@@ -93,6 +94,11 @@ def content_words(text: str, known: Callable[[str], bool] | None = None) -> list
         if CJK.search(word) or (word.isalpha() and len(word) > 1):
             out.append(word)
     return out
+
+
+def word_class(word: str) -> str:
+    """The word's class in jieba's dictionary ("n", "v", "p"…); "" for a word it does not hold."""
+    return jieba.posseg.dt.word_tag_tab.get(word, "")
 
 
 def corpus_split(words: list[str], known: Callable[[str], bool]) -> list[str]:

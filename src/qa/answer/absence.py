@@ -7,7 +7,7 @@ word with its answer), :mod:`qa.answer.facts` weighs it against the span reader 
 
 from __future__ import annotations
 
-from ..text import CJK
+from ..text import CJK, word_class
 from .knowledge import Knowledge
 from .shapes import CONTACT, DESCRIBE, WHO, asks_amount
 from .spans import is_mentioned
@@ -58,9 +58,15 @@ class Absence:
         known = self._known_long_details(focus)
         return bool(known) and not any(known)
 
-    def unknown_word(self, focus: list[str]) -> bool:
-        """Some detail word (two characters or more) that no passage of the knowledge base mentions."""
-        return not all(self._known_long_details(focus))
+    def unknown_thing(self, focus: list[str]) -> bool:
+        """Some detail word (two characters or more) that no passage mentions and that is no verb or
+        adverb: a *thing* the knowledge base never names (平均年龄), not another way of saying what was
+        done (办成 for 办事, 实施 for 推行). jieba's dictionary gives the class; a word it lacks counts as a thing."""
+        return any(
+            not self.kb.mentioned_anywhere(w) and not word_class(w).startswith(("v", "d"))
+            for w in detail_words(focus)
+            if len(w) >= 2
+        )
 
     def _known_long_details(self, focus: list[str]) -> list[bool]:
         """For each detail word of two characters or more: does some passage mention it?"""

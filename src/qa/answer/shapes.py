@@ -36,13 +36,20 @@ UNIT = re.compile(
 )
 # "Which district is it in?": the case's region, from the front matter. "在哪里" asks where a practice
 # is ("垫小二在哪里？") or was done ("是在哪里搞的？"), not where to do something with it ("APP在哪里下载？").
+# "哪个地方" and the like ask "where" as 哪里 does.
+WHERE = r"(?:哪里|哪儿|哪个地方|什么地方|哪个地区|何地)"
 REGION = re.compile(
-    r"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|哪里的(?:做法|案例|实践)"
-    r"|(?:在哪里|在哪儿|在什么地方)(?:\w{1,3}的)?(?=$|[？?。！!，,\s])"
+    rf"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|{WHERE}的(?:做法|案例|实践)"
+    rf"|[在从]{WHERE}(?:\w{{1,5}}的)?(?=$|[？?。！!，,\s])"
     r"|which (?:district|county)|where (?:is|are)\b|where's"
 )
 # "属于哪一级？": the practice's level (市级, 区, 县), from the front matter.
-LEVEL = re.compile(r"哪一级|哪个级别|什么级别|哪一层级|哪个层级|\b(?:what|which) level\b")
+# An alternative between levels ("算市级的，还是区县搞的？") asks it too.
+LEVELS = r"(?:市级|区级|县级|区县级?)"
+LEVEL = re.compile(
+    rf"哪一级|哪个级别|什么级别|哪一层级|哪个层级|{LEVELS}[^？?。]{{0,10}}还是|还是[^？?。]{{0,6}}{LEVELS}"
+    r"|\b(?:what|which) level\b"
+)
 # "这篇报道来自哪家媒体？": the publisher of the report, from the front matter.
 REPORT_WORDS = "报道|文章|新闻|资料|这篇"  # the knowledge base's own material
 SOURCE = re.compile(
@@ -83,6 +90,12 @@ RELATION = re.compile(
 COLLECTION = re.compile(
     r"实践|案例|范例|单位|部门|做法|项目|名单|入选|区县|县级|县一级|县里|区级|区一级|区里|市级|practices?\b|cases?\b|examples?\b"
 )
+# "警情降了多少？" asks by how much something changed: a clause saying it changed answers ("同比下降23.7%").
+CHANGE_ASKED = re.compile(
+    r"(?:少|多|降|涨|升|增|减|短|长|快)了(?:多少|几)|(?:减少|下降|降低|缩短|增加|增长|提高|提升|上升)(?:了)?(?:多少|几)"
+    r"|by how much|how much\b.*\b(?:drop|fall|fell|rise|rose|increase|decrease|reduce|cut)"
+)
+CHANGE_SAID = re.compile(r"同比|环比|下降|减少|降低|缩短|增加|增长|提高|提升|上升|降至|升至|increase|decrease")
 HIGHER = re.compile(r"更高|更多|更大|谁.*高|谁.*多|哪个.*多|哪个.*高|higher|more")
 LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
 # "哪个区县的调解成功率最高？" ranks the practices: the best-retrieved one's front matter is no answer.
@@ -106,6 +119,12 @@ def asks_amount(word: str) -> bool:
 def wants_figure(query: str) -> bool:
     lowered = query.lower()
     return not WHEN.search(lowered) and bool(QUANTITY.search(lowered) or MONEY.search(lowered))
+
+
+def asks_measure(query: str) -> bool:
+    """The question names the kind of figure it wants: a measure word (多少件), money, a share or a time span."""
+    lowered = query.lower()
+    return bool(MEASURE.search(query) or MONEY.search(lowered) or PERCENT.search(lowered) or DURATION.search(lowered))
 
 
 def asked_field(query: str) -> str | None:

@@ -101,8 +101,22 @@ def fits_type(query: str, span: str, focus: list[str]) -> bool:
         if not re.search(rf"{DIGITS}(?:{unit})", span):  # in digits: "四公里" is also a place
             return False
     cjk_focus = [w for w in focus if CJK.search(w) and len(w) >= 2 and not MONEY.search(w)]
+    # What is counted is a topic, even a one-character word: "老百姓办成了多少件事？" is answered by
+    # "办事办件8567万余件", which holds none of the other words.
+    thing = counted_thing(query)
+    if thing and cjk_focus:
+        cjk_focus.append(thing)
     counted = bool(FIGURE_IN.search(span)) or all_of(span, query)
     return counted and (spending or not cjk_focus or word_overlap(cjk_focus, span) > 0)
+
+
+def counted_thing(query: str) -> str | None:
+    """What a question counts: the word after its measure ("多少件事" → 事, "几名调解员" → 调解员)."""
+    measure = MEASURE.search(query)
+    if measure is None:
+        return None
+    words = [w for w in jieba.lcut(query[measure.end() :]) if w.strip()]
+    return words[0] if words and CJK.fullmatch(words[0]) and words[0] not in FUNCTION_WORDS else None
 
 
 def all_of(span: str, query: str) -> bool:
