@@ -192,6 +192,28 @@ def test_by_how_much_is_answered_by_a_figure_said_to_have_changed(real_bot: Assi
     assert grounded and "23.7%" in answer and "28个" not in answer
 
 
+def test_an_effect_asked_is_answered_by_what_changed(real_bot: Assistant) -> None:
+    # The text never says 效果 or 成效: not an absent detail, and the sentence saying what improved answers.
+    answer, _, grounded = ask(real_bot, "垫小二有什么成效？")
+    assert grounded and "满意度" in answer
+    history = [{"role": "user", "content": "潮汐车道花了多少钱？"}]
+    answer, cited, grounded = ask(real_bot, "效果好不好？", history)
+    assert grounded and "66.7%" in answer and cited == ["nanan-tidal-lane"]
+
+
+def test_a_figure_of_the_measure_asked_may_leave_its_topic_to_its_sentence(real_bot: Assistant) -> None:
+    # "自…上线运行以来,注册人数1714万,累计访问量5.4亿人次": 上线 is in the sentence's first clause only.
+    answer, cited, grounded = ask(real_bot, "警快办上线以后，大伙儿总共用了多少次？")
+    assert grounded and "5.4亿人次" in answer and cited == ["jingkuaiban"]
+
+
+def test_an_english_question_takes_the_clause_the_reader_places_among_close_ones(real_bot: Assistant) -> None:
+    # "candidate" → 候选 is in the wrong sentence; the reader places 89个 though its no-answer option wins.
+    question = "How many candidate practices were submitted before the ten best reform practices were picked?"
+    answer, _, grounded = ask(real_bot, question)
+    assert grounded and "89个" in answer
+
+
 def test_a_figure_asked_in_words_the_text_uses_elsewhere_is_not_placed_by_the_reader(real_bot: Assistant) -> None:
     # 全国 and 机构 are the text's words, in other sentences: the question asks about something else.
     answer, _, _ = ask(real_bot, "全国有多少个行政复议机构？")

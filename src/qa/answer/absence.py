@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..text import CJK, word_class
 from .knowledge import Knowledge
-from .shapes import CONTACT, DESCRIBE, WHO, asks_amount
+from .shapes import CONTACT, DESCRIBE, EFFECT, WHO, asks_amount
 from .spans import is_mentioned
 
 
@@ -26,7 +26,7 @@ class Absence:
 
     def mentioned(self, focus: list[str], case_id: str) -> tuple[list[str], list[str]]:
         """The Chinese topic words, and those of them the case's text speaks of."""
-        cjk_focus = [w for w in focus if CJK.search(w)]
+        cjk_focus = [w for w in focus if CJK.search(w) and not EFFECT.search(w)]
         text = self.kb.case_text.get(case_id, "")
         return cjk_focus, [w for w in cjk_focus if is_mentioned(w, text)]
 
@@ -74,5 +74,6 @@ class Absence:
 
 
 def detail_words(focus: list[str]) -> list[str]:
-    """The Chinese topic words that name a detail, not the asking for an amount, a sum or a time (多少, 几点)."""
-    return [w for w in focus if CJK.search(w) and not asks_amount(w)]
+    """The Chinese topic words that name a detail, not the asking for an amount, a sum, a time or an effect
+    (多少, 几点, 效果)."""
+    return [w for w in focus if CJK.search(w) and not asks_amount(w) and not EFFECT.search(w)]

@@ -95,6 +95,10 @@ CHANGE_ASKED = re.compile(
     r"(?:少|多|降|涨|升|增|减|短|长|快)了(?:多少|几)|(?:减少|下降|降低|缩短|增加|增长|提高|提升|上升)(?:了)?(?:多少|几)"
     r"|by how much|how much\b.*\b(?:drop|fall|fell|rise|rose|increase|decrease|reduce|cut)"
 )
+# "效果如何？" asks what a practice achieved: the words name the kind of answer (a result, often a
+# change), not a detail the text must hold (it says 减少66.7%, 满意度持续提升, never 效果).
+# Not 作用: "有什么作用" asks what a thing is for, "副作用" are side effects (two CMRC dev questions).
+EFFECT = re.compile(r"效果|成效|好处|(?<!side )\beffect(?:s|ive)?\b|\bimpacts?\b")
 CHANGE_SAID = re.compile(r"同比|环比|下降|减少|降低|缩短|增加|增长|提高|提升|上升|降至|升至|increase|decrease")
 HIGHER = re.compile(r"更高|更多|更大|谁.*高|谁.*多|哪个.*多|哪个.*高|higher|more")
 LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")

@@ -78,8 +78,10 @@ def clause_runs(parts: list[str]) -> list[str]:
     return runs
 
 
-def fits_type(query: str, span: str, focus: list[str]) -> bool:
-    """Only a span with a date answers "when", only a span with a matching figure answers "how many"."""
+def fits_type(query: str, span: str, focus: list[str], scope: str | None = None) -> bool:
+    """Only a span with a date answers "when", only a span with a matching figure answers "how many".
+
+    A figure's span must hold a topic word of the question, or ``scope`` must (its sentence, say)."""
     lowered = query.lower()
     if WHEN.search(lowered):
         return bool(DATE_IN.search(span))
@@ -107,7 +109,7 @@ def fits_type(query: str, span: str, focus: list[str]) -> bool:
     if thing and cjk_focus:
         cjk_focus.append(thing)
     counted = bool(FIGURE_IN.search(span)) or all_of(span, query)
-    return counted and (spending or not cjk_focus or word_overlap(cjk_focus, span) > 0)
+    return counted and (spending or not cjk_focus or word_overlap(cjk_focus, scope or span) > 0)
 
 
 def counted_thing(query: str) -> str | None:
