@@ -313,6 +313,9 @@ def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> Non
         # a figure of something no passage mentions, the reader sure it is absent: not the head count beside it
         ("莎姐检察官的平均年龄是多少？", "shajie-minors"),
         ("南岸的潮汐车道总长有多少公里？", "nanan-tidal-lane"),
+        # a time of day: no clock time in the text, whatever sentence speaks of the practice
+        ("What time does the finance legal service center open?", "jiangbei-finance-law"),
+        ("警快办早上几点开始办理业务？", "jingkuaiban"),
     ],
 )
 def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, question: str, case: str) -> None:

@@ -131,3 +131,11 @@ def test_a_counted_one_character_thing_lets_its_clause_answer() -> None:
 def test_the_kind_of_figure_asked(question: str, measure: bool, change: bool) -> None:
     assert asks_measure(question) is measure
     assert bool(CHANGE_ASKED.search(question.lower())) is change
+
+
+def test_a_time_of_day_is_answered_only_by_a_clock_time() -> None:
+    assert fits_type("几点开门？", "每天9:00开门", [])
+    assert fits_type("What time does it open?", "上午9点开门", [])
+    assert not fits_type("几点开始变向？", "早高峰时段拥堵时长同比减少66.7%", [])
+    assert not fits_type("几点开始？", "2021年1月1日正式上线", [])  # a date
+    assert not fits_type("几点开始？", "时代在变", [])

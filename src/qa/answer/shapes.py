@@ -16,6 +16,9 @@ QUANTITY = re.compile(
     r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|\brates?\b"
 )
 WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
+# "几点开始变向？" asks a time of day: only a clock time answers it, not a date or a duration.
+CLOCK_ASKED = re.compile(r"几点|\bwhat time\b|\bat what hour\b")
+CLOCK_IN = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*(?:点|时(?![代间期长]))")
 DESCRIBE = re.compile(
     r"是什么|干什么|做什么|干嘛|干啥|做啥|是啥|啥意思|什么意思|含义|介绍|怎么样|如何|what is|what does|what are"
 )

@@ -11,6 +11,8 @@ from ..text import CJK, FUNCTION_WORDS
 from .shapes import (
     ALL_OF,
     CLAUSE_END,
+    CLOCK_ASKED,
+    CLOCK_IN,
     DATE_IN,
     DIGITS,
     DURATION,
@@ -83,6 +85,8 @@ def fits_type(query: str, span: str, focus: list[str], scope: str | None = None)
 
     A figure's span must hold a topic word of the question, or ``scope`` must (its sentence, say)."""
     lowered = query.lower()
+    if CLOCK_ASKED.search(lowered):
+        return bool(CLOCK_IN.search(span))
     if WHEN.search(lowered):
         return bool(DATE_IN.search(span))
     money = bool(MONEY.search(lowered))
