@@ -316,6 +316,9 @@ def test_off_topic_is_refused_plainly(real_bot: Assistant, question: str) -> Non
         # a time of day: no clock time in the text, whatever sentence speaks of the practice
         ("What time does the finance legal service center open?", "jiangbei-finance-law"),
         ("警快办早上几点开始办理业务？", "jingkuaiban"),
+        # the kind a "which" asks for (检察官) is no sign the case speaks of the person asked about
+        ("一书一令是哪位法官想出来的？", "banan-yishuyiling"),
+        ("莎姐最初是哪位检察官创立的？", "shajie-minors"),
     ],
 )
 def test_missing_detail_is_refused_and_points_to_the_case(real_bot: Assistant, question: str, case: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa.answer.absence import asked_kind
 from qa.answer.shapes import CHANGE_ASKED, COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field, asks_measure
 from qa.answer.spans import counted_thing, fits_type
 from qa.text import content_words
@@ -139,3 +140,9 @@ def test_a_time_of_day_is_answered_only_by_a_clock_time() -> None:
     assert not fits_type("几点开始变向？", "早高峰时段拥堵时长同比减少66.7%", [])
     assert not fits_type("几点开始？", "2021年1月1日正式上线", [])  # a date
     assert not fits_type("几点开始？", "时代在变", [])
+
+
+def test_the_kind_a_which_asks_for() -> None:
+    assert asked_kind("莎姐是照着哪位检察官起的名？") == "检察官"
+    assert asked_kind("是哪个部门牵头建设的？") == "部门"
+    assert asked_kind("警情降了多少？") is None

@@ -7,9 +7,11 @@ word with its answer), :mod:`qa.answer.facts` weighs it against the span reader 
 
 from __future__ import annotations
 
+import jieba
+
 from ..text import CJK, word_class
 from .knowledge import Knowledge
-from .shapes import CONTACT, DESCRIBE, EFFECT, WHO, asks_amount
+from .shapes import CONTACT, DESCRIBE, EFFECT, WHICH, WHO, asks_amount
 from .spans import is_mentioned
 
 
@@ -41,7 +43,10 @@ class Absence:
         if not cjk_focus:
             return False
         # A question carried over from another case names its topic exactly ("功能区"): absent means absent.
-        if (strict or bool(WHO.search(query.lower()))) and not mentioned:
+        # What a "who" question asks for (哪位**检察官**) is the kind of answer, no sign that the case
+        # speaks of it: "莎姐是照着哪位检察官起的名？" is not answered by "416名检察官".
+        kind = asked_kind(query)
+        if (strict or bool(WHO.search(query.lower()))) and not [w for w in mentioned if w != kind]:
             return True
         # A question whose every topic word no passage of the whole knowledge base speaks of
         # ("怎么预约？", "周末上班吗？") asks a detail the knowledge base lacks.
@@ -71,6 +76,15 @@ class Absence:
     def _known_long_details(self, focus: list[str]) -> list[bool]:
         """For each detail word of two characters or more: does some passage mention it?"""
         return [self.kb.mentioned_anywhere(w) for w in detail_words(focus) if len(w) >= 2]
+
+
+def asked_kind(query: str) -> str | None:
+    """The kind of thing a "which" asks for: the word after 哪位, 哪个, 哪家 ("哪位检察官" → 检察官)."""
+    which = WHICH.search(query)
+    if which is None:
+        return None
+    words = [w for w in jieba.lcut(query[which.end() :]) if w.strip()]
+    return words[0] if words and CJK.fullmatch(words[0]) else None
 
 
 def detail_words(focus: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ DESCRIBE = re.compile(
 )
 CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
 WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
+WHICH = re.compile(r"哪(?:一)?(?:位|个|家)")
 DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")
 PERCENT = re.compile(r"百分|率|percent|\brates?\b")
 MONEY = re.compile(
