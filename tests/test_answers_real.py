@@ -207,6 +207,12 @@ def test_a_figure_of_the_measure_asked_may_leave_its_topic_to_its_sentence(real_
     assert grounded and "5.4亿人次" in answer and cited == ["jingkuaiban"]
 
 
+def test_a_word_of_time_asked_is_no_absent_detail(real_bot: Assistant) -> None:
+    # 当时 (then) says when the question looks, not what it asks about: the figure answers.
+    answer, cited, grounded = ask(real_bot, "朝汐车道当时一共才花了多少钱？")
+    assert grounded and "200万元" in answer and cited == ["nanan-tidal-lane"]
+
+
 def test_an_english_question_takes_the_clause_the_reader_places_among_close_ones(real_bot: Assistant) -> None:
     # "candidate" → 候选 is in the wrong sentence; the reader places 89个 though its no-answer option wins.
     question = "How many candidate practices were submitted before the ten best reform practices were picked?"

@@ -157,3 +157,25 @@ def test_a_practice_chosen_by_its_topic_is_the_one_a_pronoun_then_continues(bot:
     first, reply = chat(bot, "十大最佳实践中有没有治理交通拥堵的？", "这个做法减少了哪一段的拥堵？")
     assert "潮汐车道" in first.answer and "nanan-tidal-lane" in [c.case_id for c in first.citations]
     assert reply.grounded and "海峡路" in reply.answer and reply.citations[0].case_id == "nanan-tidal-lane"
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "expected", "case"),
+    [
+        ("“莎姐”是哪里的品牌？", "现在一共有多少位检察官在做这件事？", "416名", "shajie-minors"),
+        ("渝事荣易解是哪个区的做法？", "那里面一共有多少个房间是专门用来调解的？", "36间", "rongchang-mediation"),
+    ],
+)
+def test_this_thing_and_in_there_point_back_at_the_practice(
+    bot: Assistant, first: str, follow_up: str, expected: str, case: str
+) -> None:
+    # 这件事 and 那里 name no topic of their own: the question is about the practice just discussed.
+    _, reply = chat(bot, first, follow_up)
+    assert reply.grounded and expected in reply.answer and reply.citations[0].case_id == case
+
+
+def test_a_complete_question_in_words_several_cases_share_continues_the_last_case(bot: Assistant) -> None:
+    # 化解 and 纠纷 are in 渝事荣易解's text as well, and alone the question goes there; after two
+    # questions about 贵和工作法, whose text holds both words, it asks about 贵和工作法.
+    *_, reply = chat(bot, "贵和工作法是哪个县的？", "贵和工作法是怎么调解矛盾的？", "迄今一共化解了多少件纠纷？")
+    assert reply.grounded and "20570件" in reply.answer and reply.citations[0].case_id == "shizhu-guihe"

@@ -146,3 +146,12 @@ def test_the_kind_a_which_asks_for() -> None:
     assert asked_kind("莎姐是照着哪位检察官起的名？") == "检察官"
     assert asked_kind("是哪个部门牵头建设的？") == "部门"
     assert asked_kind("警情降了多少？") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "listing"),
+    [("十大实践有哪几个？", True), ("哪几家单位报送了案例？", True), ("评选经历了哪几个阶段？", False)],
+)
+def test_which_few_lists_the_collection_only_when_it_names_it(question: str, listing: bool) -> None:
+    # "哪几个阶段" asks for the stages, not for members of the collection: 哪几个 is read whole.
+    assert bool(LISTING.search(question)) is listing

@@ -79,7 +79,8 @@ DATE_IN = re.compile(r"\d+\s*(?:年|月|日)")
 HEADING = re.compile(r"^\d+\.\s*\S{0,12}$")
 # A catalogue question asks for the members of the collection itself: "有哪些？", "哪些是县一级的？".
 LISTING = re.compile(
-    r"(?:哪些|哪几个?|哪几项|有什么|分别是什么|都是什么)(?=$|[？?。!！,，\s]|是|个|项|家|案例|实践|范例|单位|部门|区县|县|区|做法|项目)"
+    # 哪几个 whole: "哪几个阶段" lists stages, though "哪几" + 个 would look like "哪几个".
+    r"(?:哪些|哪几个|哪几(?!个)|哪几项|有什么|分别是什么|都是什么)(?=$|[？?。!！,，\s]|是|个|项|家|案例|实践|范例|单位|部门|区县|县|区|做法|项目)"
     r"|\blist\b|\bwhich\b(?=.*\b(?:practices|cases|examples)\b)|what are"
 )
 # One practice (or any) chosen by what it is about: "哪个案例是关于未成年人的？", "有没有治理拥堵的？"
@@ -110,7 +111,7 @@ LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
 SUPERLATIVE = re.compile(r"最(?:高|多|大|低|少|小|好|快)|\b(?:highest|most|lowest|least|fewest|best|largest)\b")
 ANAPHORA = re.compile(r"它|其|该|这个|那个|这项|那项|此|呢|还有|\bit\b|\bits\b|\bthey\b")
 # Words that point back at something named before; "呢"/"还有" only mark ellipsis.
-ANAPHORA_STRONG = re.compile(r"它|其|该|这个|那个|这项|那项|此|\bit\b|\bits\b|\bthey\b|\bthis\b")
+ANAPHORA_STRONG = re.compile(r"它|其|该|[这那](?:个|项|件|里|儿|边)|此|\bit\b|\bits\b|\bthey\b|\bthis\b")
 # What may stand beside a case name in a "那X呢？" question.
 ELLIPSIS = frozenset("那 那么 呢 还有 的 又 呀 啊 吧 和 与 再 what about and how then so the".split())
 ORDINAL = re.compile(r"第\s*([一二三四五六七八九十]+|\d+)\s*[个项条名]")
