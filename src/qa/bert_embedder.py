@@ -22,6 +22,7 @@ anything else, so other models keep going through sentence-transformers.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import warnings
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ import numpy as np
 
 from .embedder_base import Prompts, prompts_for
 
+# fbgemm's int8 kernels asked for on every CPU: AVX-512 VNNI's give other numbers (Int8BertEncoder).
+KERNELS = "AVX2"
 MAX_TOKENS = 512  # sentence-transformers' max_seq_length for this model; longer texts are truncated
 BATCH = 32
 MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"]
@@ -126,6 +129,14 @@ class Int8BertEncoder(BertEncoder):
     moved vectors too far (cosine to fp32 0.970 at worst on the knowledge base,
     against 0.994 here). Embeddings, LayerNorm and attention stay fp32.
 
+    fbgemm picks its kernels by the CPU, and they differ: with AVX2 two u8 x s8
+    products are added into a saturating int16, with AVX-512 VNNI into an exact
+    int32. The span reader's no-answer margin moved by up to 0.8 between the two,
+    and so did which questions were refused. ``pack_int8`` therefore asks fbgemm for
+    its AVX2 kernels on every CPU (``KERNELS``), so answers do not depend on the
+    machine. 7-bit activations, which no kernel saturates, also agree, but cost 1-8
+    points on the dev sets; fp32 doubles the reader's time (docs/reader.md).
+
     The kernel picks one activation scale for its whole input, so batched texts
     (and their padding) would change each other's vectors. With ``per_text`` each
     text's real tokens are quantised on their own: a vector then depends on its
@@ -134,7 +145,7 @@ class Int8BertEncoder(BertEncoder):
 
     def __init__(self, weights: dict[str, Any], geometry: Geometry, per_text: bool = True) -> None:
         super().__init__(weights, geometry)
-        self.packed = {name: _pack(weights, name) for name in linear_names(geometry)}
+        self.packed = {name: pack_int8(weights, name) for name in linear_names(geometry)}
         self.per_text = per_text
         # Each call's text lengths, per thread: the span reader runs in the request threads at once.
         self._local = threading.local()
@@ -144,16 +155,21 @@ class Int8BertEncoder(BertEncoder):
         return super().__call__(ids, mask)
 
     def _linear(self, x: Any, name: str) -> Any:
-        import torch
-
         lengths = self._local.lengths
         if not self.per_text or lengths == [x.shape[1]]:  # one text, no padding: it is the whole input
-            return torch.ops.quantized.linear_dynamic(x, self.packed[name], False)
-        parts = [torch.ops.quantized.linear_dynamic(x[i, :n], self.packed[name], False) for i, n in enumerate(lengths)]
+            return linear_int8(x, self.packed[name])
+        parts = [linear_int8(x[i, :n], self.packed[name]) for i, n in enumerate(lengths)]
         out = x.new_zeros((*x.shape[:2], parts[0].shape[-1]))
         for i, part in enumerate(parts):
             out[i, : len(part)] = part  # padding stays zero: masked in attention and pooling
         return out
+
+
+def linear_int8(x: Any, packed: Any) -> Any:
+    """``x`` (quantised to 8 bits with its own scale) times a weight packed by ``pack_int8``."""
+    import torch
+
+    return torch.ops.quantized.linear_dynamic(x, packed, False)
 
 
 def linear_names(g: Geometry) -> list[str]:
@@ -161,8 +177,10 @@ def linear_names(g: Geometry) -> list[str]:
     return [f"encoder.layer.{i}.{p}" for i in range(g.layers) for p in PROJECTIONS if not p.endswith("LayerNorm")]
 
 
-def _pack(weights: dict[str, Any], name: str) -> Any:
+def pack_int8(weights: dict[str, Any], name: str) -> Any:
     """One layer's weight quantised per output channel (symmetric int8), packed with its fp32 bias."""
+    # Before fbgemm's first look at the CPU, which it makes once per process; an operator's choice stands.
+    os.environ.setdefault("FBGEMM_ENABLE_INSTRUCTIONS", KERNELS)
     import torch
     from torch.ao.quantization import default_per_channel_weight_observer
 
