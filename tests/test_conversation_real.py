@@ -164,6 +164,7 @@ def test_a_practice_chosen_by_its_topic_is_the_one_a_pronoun_then_continues(bot:
     [
         ("“莎姐”是哪里的品牌？", "现在一共有多少位检察官在做这件事？", "416名", "shajie-minors"),
         ("渝事荣易解是哪个区的做法？", "那里面一共有多少个房间是专门用来调解的？", "36间", "rongchang-mediation"),
+        ("垫江的垫小二是谁搞的？", "他们一共给多少个窗口打了分？", "115个", "dianjiang-dianxiaoer"),
     ],
 )
 def test_this_thing_and_in_there_point_back_at_the_practice(
@@ -172,6 +173,19 @@ def test_this_thing_and_in_there_point_back_at_the_practice(
     # 这件事 and 那里 name no topic of their own: the question is about the practice just discussed.
     _, reply = chat(bot, first, follow_up)
     assert reply.grounded and expected in reply.answer and reply.citations[0].case_id == case
+
+
+def test_a_demonstrative_is_replaced_whole_in_the_reading_shown(bot: Assistant) -> None:
+    # A leading 那 ("so") is dropped, but not the 那 of 那个: the reading read "渝事荣易解个中心…".
+    _, reply = chat(bot, "渝事荣易解是哪个区的做法？", "那个中心有多少间调解室？")
+    assert "渝事荣易解中心有多少间调解室" in reply.answer and "36间" in reply.answer
+
+
+def test_a_follow_up_in_words_of_a_name_it_does_not_use_is_no_absent_detail(bot: Assistant) -> None:
+    # 纠纷 is a word of the case's other name (荣昌便民纠纷解决中心), so it was no topic word of the
+    # follow-up, which then spoke of nothing the case's text holds and was refused.
+    _, reply = chat(bot, "渝事荣易解是哪个区的做法？", "这几年它处理的纠纷一共涉及多少金额？")
+    assert reply.grounded and "14.3亿元" in reply.answer
 
 
 def test_a_complete_question_in_words_several_cases_share_continues_the_last_case(bot: Assistant) -> None:

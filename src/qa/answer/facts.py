@@ -115,7 +115,10 @@ class Facts:
         # no-answer option the learned one; a paraphrase ("花了多少钱" for "投资不到200万元") shares
         # no word with its answer, so both must say so.
         # The reader learned from Chinese questions: on an English one the words decide alone.
-        if self.absence.unknown_detail(q.query, focus, case_id, strict=q.carried) and (
+        # A follow-up's case is the conversation's, not a name the user wrote: its words inside the case's
+        # other names are its topic too (纠纷 of 荣昌便民纠纷解决中心 in "这几年它处理的纠纷…").
+        asked = self.kb.beside_names(q, [case_id]) if q.carried else focus
+        if self.absence.unknown_detail(q.query, asked, case_id, strict=q.carried) and (
             self._in_english(q) or not self._reader_finds(q, hits)
         ):
             return None

@@ -174,9 +174,13 @@ class FollowUps:
 
     def _rewrite(self, text: str, case_id: str) -> str:
         name = self.kb.cases[case_id].short_name
-        text = re.sub(r"^(那么|那|还有|另外)", "", text)
+        # A leading 那 ("so") goes, not the 那 of a demonstrative ("那个中心…" → "渝事荣易解个中心…" before).
+        text = re.sub(r"^(那么|那(?![个项件里儿边些])|还有|另外)", "", text)
         text = ORDINAL.sub(name, text, count=1) if ORDINAL.search(text) else text
-        demonstrative = re.search(r"它们|它|其|该|这个|那个|这项|那项|\bthis\b|\bit\b", text)
+        # A place pointed at is the case too: "那边…" → "渝事荣易解…", "那里面…" → "渝事荣易解里面…".
+        demonstrative = re.search(
+            r"它们|它|其|该|这个|那个|这项|那项|[这那](?=里[面头])|[这那][里儿边]|\bthis\b|\bit\b", text
+        )
         if demonstrative is None:
             return f"{name}{text}"
         # "这个中心" → the name, not "名字中心": a noun after the demonstrative that the name ends with goes too.

@@ -99,6 +99,17 @@ class Knowledge:
             self.unit_chunks[case.unit] = next(iter(listed or chunks), None)
         return self.unit_chunks[case.unit]
 
+    def beside_names(self, q: Question, case_ids: list[str]) -> list[str]:
+        """Topic words of the question outside the names of these cases it uses.
+
+        Unlike :meth:`focus`, a word of a name the question does not use counts: "这几年处理的纠纷…",
+        asked after a question about 渝事荣易解, speaks of 纠纷, a word of the case's other name
+        荣昌便民纠纷解决中心. (For scoring spans, such words stay out: a user's partial name of a case,
+        改革 and 评选 for the selection, would pull in the sentences that repeat the name.)"""
+        names = self.retriever.names.names_of(case_ids)
+        used = [n for n in names if n in q.query]
+        return [w for w in self.words(q.query) + list(q.terms) if w not in names and not any(w in n for n in used)]
+
     def focus(self, q: Question, case_ids: list[str]) -> list[str]:
         """Topic words of the question that are not just the name of a case it is about."""
         names = self.retriever.names.names_of(case_ids)
