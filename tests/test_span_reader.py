@@ -271,6 +271,18 @@ def test_span_mode_answers_the_readers_sentence_where_no_rule_span_holds_it(
     assert reply.grounded and heading.calls == 1 and "9个警种" in reply.answer
 
 
+def test_the_readers_sentence_without_the_measure_asked_gives_way_to_the_rule_spans(
+    bot: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(facts, "_clear_lead", lambda scores: False)  # the reader is always asked
+    fake = FakeSpan("9个警种")  # a sentence with figures, none of them in 件
+    bot.use_readers(Readers("span", None, fake))  # type: ignore[arg-type]
+    reply = bot.ask("警快办一共办了多少件事？")
+    assert reply.grounded and fake.calls >= 1 and "8567万余件" in reply.answer and "9个警种" not in reply.answer
+    described = bot.ask("警快办是做什么的？")  # no measure asked: the reader's sentence answers
+    assert described.grounded and "9个警种" in described.answer
+
+
 def test_manifest_names_the_span_reader(built: Settings) -> None:
     assert store.load_current(built.index_dir).manifest["reader"]["span_sha256"] == sr.artefact_digest()
 

@@ -101,11 +101,8 @@ def fits_type(query: str, span: str, focus: list[str], scope: str | None = None)
         return False
     if DURATION.search(lowered) and not TIME_SPAN.search(span):
         return False
-    measure = MEASURE.search(query)
-    if measure:
-        unit = MEASURE_ANSWERS.get(measure.group(1), measure.group(1))
-        if not re.search(rf"{DIGITS}(?:{unit})", span):  # in digits: "四公里" is also a place
-            return False
+    if lacks_asked_measure(query, span):
+        return False
     cjk_focus = [w for w in focus if CJK.search(w) and len(w) >= 2 and not MONEY.search(w)]
     # What is counted is a topic, even a one-character word: "老百姓办成了多少件事？" is answered by
     # "办事办件8567万余件", which holds none of the other words.
@@ -114,6 +111,16 @@ def fits_type(query: str, span: str, focus: list[str], scope: str | None = None)
         cjk_focus.append(thing)
     counted = bool(FIGURE_IN.search(span)) or all_of(span, query)
     return counted and (spending or not cjk_focus or word_overlap(cjk_focus, scope or span) > 0)
+
+
+def lacks_asked_measure(query: str, span: str) -> bool:
+    """The question names its measure (多少件, 几名) and ``span`` holds no figure in it, in digits
+    ("四公里" is also a place)."""
+    measure = MEASURE.search(query)
+    if measure is None:
+        return False
+    unit = MEASURE_ANSWERS.get(measure.group(1), measure.group(1))
+    return not re.search(rf"{DIGITS}(?:{unit})", span)
 
 
 def counted_thing(query: str) -> str | None:
