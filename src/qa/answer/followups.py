@@ -16,6 +16,7 @@ from .shapes import (
     ELLIPSIS,
     GENERIC_IDF,
     ORDINAL,
+    POINTED,
     asks_amount,
     ordinal_value,
 )
@@ -175,7 +176,7 @@ class FollowUps:
     def _rewrite(self, text: str, case_id: str) -> str:
         name = self.kb.cases[case_id].short_name
         # A leading 那 ("so") goes, not the 那 of a demonstrative ("那个中心…" → "渝事荣易解个中心…" before).
-        text = re.sub(r"^(那么|那(?![个项件里儿边些])|还有|另外)", "", text)
+        text = re.sub(rf"^(那么|那(?![{POINTED}些])|还有|另外)", "", text)
         text = ORDINAL.sub(name, text, count=1) if ORDINAL.search(text) else text
         # A place pointed at is the case too: "那边…" → "渝事荣易解…", "那里面…" → "渝事荣易解里面…".
         demonstrative = re.search(

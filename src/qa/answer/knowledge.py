@@ -108,9 +108,13 @@ class Knowledge:
         改革 and 评选 for the selection, would pull in the sentences that repeat the name.)"""
         names = self.retriever.names.names_of(case_ids)
         used = [n for n in names if n in q.query]
-        return [w for w in self.words(q.query) + list(q.terms) if w not in names and not any(w in n for n in used)]
+        return [w for w in self._asked_words(q) if w not in names and not any(w in n for n in used)]
 
     def focus(self, q: Question, case_ids: list[str]) -> list[str]:
         """Topic words of the question that are not just the name of a case it is about."""
         names = self.retriever.names.names_of(case_ids)
-        return [w for w in self.words(q.query) + list(q.terms) if not any(w in n for n in names)]
+        return [w for w in self._asked_words(q) if not any(w in n for n in names)]
+
+    def _asked_words(self, q: Question) -> list[str]:
+        """The question's words and the corpus words its English ones translate to."""
+        return self.words(q.query) + list(q.terms)

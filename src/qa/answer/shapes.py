@@ -111,7 +111,9 @@ LOWER = re.compile(r"更低|更少|更小|谁.*低|谁.*少|lower|fewer|less")
 SUPERLATIVE = re.compile(r"最(?:高|多|大|低|少|小|好|快)|\b(?:highest|most|lowest|least|fewest|best|largest)\b")
 ANAPHORA = re.compile(r"它|其|该|他们|她们|这个|那个|这项|那项|此|呢|还有|\bit\b|\bits\b|\bthey\b")
 # Words that point back at something named before; "呢"/"还有" only mark ellipsis.
-ANAPHORA_STRONG = re.compile(r"它|其|该|他们|她们|[这那](?:个|项|件|里|儿|边)|此|\bit\b|\bits\b|\bthey\b|\bthis\b")
+# What 这 and 那 point with (这个, 那项, 这件, 那里, 这儿, 那边); FollowUps._rewrite keeps such a 那.
+POINTED = "个项件里儿边"
+ANAPHORA_STRONG = re.compile(rf"它|其|该|他们|她们|[这那][{POINTED}]|此|\bit\b|\bits\b|\bthey\b|\bthis\b")
 # What may stand beside a case name in a "那X呢？" question.
 ELLIPSIS = frozenset("那 那么 呢 还有 的 又 呀 啊 吧 和 与 再 what about and how then so the".split())
 ORDINAL = re.compile(r"第\s*([一二三四五六七八九十]+|\d+)\s*[个项条名]")
