@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import cast
+
 import pytest
 
-from qa.answer.absence import asked_kind
+from qa.answer.absence import Absence, asked_kind
+from qa.answer.knowledge import Knowledge
 from qa.answer.shapes import CHANGE_ASKED, COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field, asks_measure
 from qa.answer.spans import counted_thing, fits_type
 from qa.text import content_words
@@ -155,3 +159,17 @@ def test_the_kind_a_which_asks_for() -> None:
 def test_which_few_lists_the_collection_only_when_it_names_it(question: str, listing: bool) -> None:
     # "哪几个阶段" asks for the stages, not for members of the collection: 哪几个 is read whole.
     assert bool(LISTING.search(question)) is listing
+
+
+@pytest.mark.parametrize(
+    ("words", "thing"),
+    [
+        (["前前后后"], False),  # an idiom says how, not what ("评选前前后后分了几步走？")
+        (["那些", "起来"], False),  # a pronoun points, a verb says what was done
+        (["平均年龄"], True),  # a noun jieba does not hold is a thing
+        (["年龄"], True),
+    ],
+)
+def test_only_words_that_name_a_thing_mark_an_unknown_thing(words: list[str], thing: bool) -> None:
+    nowhere = cast(Knowledge, SimpleNamespace(mentioned_anywhere=lambda word: False))
+    assert Absence(nowhere).unknown_thing(words) is thing

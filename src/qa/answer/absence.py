@@ -14,6 +14,10 @@ from .knowledge import Knowledge
 from .shapes import CONTACT, DESCRIBE, EFFECT, WHICH, WHO, asks_amount
 from .spans import is_mentioned
 
+# jieba's classes of words that name no thing: verbs and adverbs say what was done, idioms and set
+# phrases how (前前后后), pronouns point (那些), the rest are grammar (conjunctions, prepositions, particles).
+NO_THING = ("v", "d", "i", "l", "r", "c", "p", "u", "y", "e", "o")
+
 
 class Absence:
     """Word tests of a detail the case lacks, over one knowledge base."""
@@ -64,11 +68,12 @@ class Absence:
         return bool(known) and not any(known)
 
     def unknown_thing(self, focus: list[str]) -> bool:
-        """Some detail word (two characters or more) that no passage mentions and that is no verb or
-        adverb: a *thing* the knowledge base never names (平均年龄), not another way of saying what was
-        done (办成 for 办事, 实施 for 推行). jieba's dictionary gives the class; a word it lacks counts as a thing."""
+        """Some detail word (two characters or more) that no passage mentions and that names a thing
+        (``NO_THING``): a *thing* the knowledge base never names (平均年龄), not another way of saying what
+        was done (办成 for 办事, 实施 for 推行) or how (前前后后), nor a pronoun (那些). jieba's dictionary
+        gives the class; a word it lacks counts as a thing."""
         return any(
-            not self.kb.mentioned_anywhere(w) and not word_class(w).startswith(("v", "d"))
+            not self.kb.mentioned_anywhere(w) and not word_class(w).startswith(NO_THING)
             for w in detail_words(focus)
             if len(w) >= 2
         )

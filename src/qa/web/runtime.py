@@ -4,11 +4,11 @@ The deployment target has 2 cores and a model of ~470 MB, which decides the rest
 
 * One worker process. A second uvicorn worker would load a second copy of the
   model and tokenizer (RSS doubles, past the 1.5 GB budget) to gain nothing for
-  novel questions: torch already uses both cores for one model call, and the
+  novel questions: the model calls already keep both cores busy, and the
   Python part of an answer takes ~3 ms.
-* ``QA_THREADS`` (torch intra-op threads, default 2) for that one model call at a
-  time: :class:`qa.batching.BatchingEmbedder` serialises and batches model calls,
-  so torch's threads never compete with a second model call.
+* ``QA_THREADS`` (torch intra-op threads, default 1): :class:`qa.batching.BatchingEmbedder`
+  serialises and batches the embedder's calls, and the span reader's reads run in the request
+  threads beside it, so one thread each keeps the two cores busy without oversubscribing them.
 * At most 2 malloc arenas. glibc gives every thread that allocates its own arena
   (up to 8 per core); with a thread pool of 40 request threads each keeping freed
   tensor memory for itself, RSS crept up by ~250 MB under a stream of novel
