@@ -345,3 +345,14 @@ def test_bare_case_name_re_asks_the_previous_question(real_bot: Assistant) -> No
     assert "纠纷" in reply.query and "16206件" in reply.answer and reply.citations[0].case_id == "rongchang-mediation"
     missing = real_bot.ask("那警快办呢？", history)
     assert not missing.grounded
+
+
+def test_how_it_is_done_is_described_though_the_text_never_uses_the_verb(real_bot: Assistant) -> None:
+    # "是怎么…的" asks how the practice works, which a description answers (运作, 搞法 are no word of
+    # the text); "怎么预约" asks how the user does a thing, a detail the text may well lack.
+    answer, cited, grounded = ask(real_bot, "复调对接机制是怎么运作的？")
+    assert grounded and "复调对接" in answer and cited == ["admin-reconsideration"]
+    answer, _, grounded = ask(real_bot, "渝事荣易解是怎么个搞法？")
+    assert grounded and "机制" in answer
+    _, _, grounded = ask(real_bot, "渝事荣易解怎么预约？")
+    assert not grounded

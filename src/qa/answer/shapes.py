@@ -20,7 +20,7 @@ WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月
 CLOCK_ASKED = re.compile(r"几点|\bwhat time\b|\bat what hour\b")
 CLOCK_IN = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*(?:点|时(?![代间期长]))")
 DESCRIBE = re.compile(
-    r"是什么|干什么|做什么|干嘛|干啥|做啥|是啥|啥意思|什么意思|含义|介绍|怎么样|如何|what is|what does|what are"
+    r"是什么|干什么|做什么|干嘛|干啥|做啥|是啥|啥意思|什么意思|含义|介绍|怎么样|是怎么|是怎样|如何|what is|what does|what are"
 )
 CONTACT = re.compile(r"电话|热线|网址|网站|邮箱|地址|联系方式|微信|公众号|官网|下载|phone|address|website|email")
 WHO = re.compile(r"谁|哪家|哪个部门|哪个单位|哪位|\bwho\b")
