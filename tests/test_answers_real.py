@@ -356,3 +356,9 @@ def test_how_it_is_done_is_described_though_the_text_never_uses_the_verb(real_bo
     assert grounded and "机制" in answer
     _, _, grounded = ask(real_bot, "渝事荣易解怎么预约？")
     assert not grounded
+
+
+def test_money_asked_as_an_outlay_is_answered_by_the_sum_invested(real_bot: Assistant) -> None:
+    # 开支 is no word of the text, but it asks money: the clause in 元 answers, not an absent-detail refusal.
+    answer, cited, grounded = ask(real_bot, "建潮汐车道的开支有多大？")
+    assert grounded and "200万元" in answer and cited == ["nanan-tidal-lane"]

@@ -81,7 +81,16 @@ def test_which_front_matter_field_is_asked(question: str, field: str | None) -> 
     assert asked_field(question) == field
 
 
-@pytest.mark.parametrize("question", ["莎姐检察官的工资是多少？", "渝事荣易解涉及的金额有多大？", "What is the fee?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "莎姐检察官的工资是多少？",
+        "渝事荣易解涉及的金额有多大？",
+        "What is the fee?",
+        "造价大概是多少？",
+        "开支有多大？",
+    ],
+)
 def test_money_asked_in_everyday_words(question: str) -> None:
     assert MONEY.search(question.lower())
 

@@ -28,7 +28,7 @@ WHICH = re.compile(r"哪(?:一)?(?:位|个|家)")
 DURATION = re.compile(r"多长时间|多久|多少时间|多少天|几天|how long")
 PERCENT = re.compile(r"百分|率|percent|\brates?\b")
 MONEY = re.compile(
-    r"钱|花了|花费|费用|成本|资金|投入|投资|经费|金额|工资|薪|价格|收费|money|cost|invest|\bprices?\b|\bsalar(?:y|ies)\b|\bfees?\b"
+    r"钱|花了|花费|费用|成本|资金|投入|投资|经费|金额|工资|薪|价格|收费|造价|开销|开支|花销|预算|money|cost|invest|\bprices?\b|\bsalar(?:y|ies)\b|\bfees?\b"
 )
 SPENDING = re.compile(r"投资|资金|经费|费用|成本|花费|投入")
 SPENDING_Q = re.compile(r"花|投资|投入|费用|成本|经费|造价|cost|invest|spend")
