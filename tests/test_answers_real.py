@@ -362,3 +362,11 @@ def test_money_asked_as_an_outlay_is_answered_by_the_sum_invested(real_bot: Assi
     # 开支 is no word of the text, but it asks money: the clause in 元 answers, not an absent-detail refusal.
     answer, cited, grounded = ask(real_bot, "建潮汐车道的开支有多大？")
     assert grounded and "200万元" in answer and cited == ["nanan-tidal-lane"]
+
+
+def test_who_built_it_is_answered_by_the_text_where_the_reader_is_sure(real_bot: Assistant) -> None:
+    # The front matter holds the unit that put the case forward (南岸区委政法委); the text says who built it.
+    answer, cited, grounded = ask(real_bot, "潮汐车道是哪个部门负责建成的？")
+    assert grounded and "南岸区公安分局" in answer and cited == ["nanan-tidal-lane"]
+    answer, _, grounded = ask(real_bot, "潮汐车道是哪个单位报送的？")
+    assert grounded and "南岸区委政法委" in answer and "公安分局" not in answer

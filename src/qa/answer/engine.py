@@ -73,6 +73,8 @@ class Answerer:
         practices = [cid for cid in q.named if self.kb.cases[cid].rank is not None]
         field = asked_field(q.query)
         if practices and field:
+            if field == "unit" and len(practices) == 1 and self.facts.text_names_doer(q, practices[0]):
+                return self.facts.fact_about(q, practices[0])
             return self.structured.attribute(q, practices, field)
         if len(practices) >= 2:
             return self.structured.compare(q, practices)

@@ -42,6 +42,8 @@ UNIT = re.compile(
 # is ("垫小二在哪里？") or was done ("是在哪里搞的？"), not where to do something with it ("APP在哪里下载？").
 # "哪个地方" and the like ask "where" as 哪里 does.
 WHERE = r"(?:哪里|哪儿|哪个地方|什么地方|哪个地区|何地)"
+# The unit asked as the one that put the case forward, which the front matter records (报送单位).
+SUBMITTED = re.compile(r"报送|报上|推荐|申报|选送|submit|nominat")
 REGION = re.compile(
     rf"(?:哪个|哪一个|哪)(?:区县|区|县)(?![委域])|{WHERE}的(?:做法|案例|实践)"
     rf"|[在从]{WHERE}(?:\w{{1,5}}的)?(?=$|[？?。！!，,\s])"
