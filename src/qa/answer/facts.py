@@ -380,7 +380,7 @@ class Facts:
         practice is often another ("南岸区公安分局…建成了潮汐车道", put forward by 南岸区委政法委). Where
         the question does not ask who put it forward and the span reader is sure (margin ``SURE_DOER``
         or more) that the case's passages answer it, they do. On dev the two such questions lay at
-        6.4 and 8.8, the 23 other unit questions at 4.7 and below (most below 0).
+        6.4 and 8.8, the other unit questions of the dev sets and chat at 4.7 and below (most below 0).
         """
         if self.readers.span is None or self.reader_mode not in SPAN_MODES or SUBMITTED.search(q.query.lower()):
             return False
