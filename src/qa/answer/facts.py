@@ -110,7 +110,7 @@ class Facts:
 
     def fact_part(self, q: Question, case_id: str, draft: Draft) -> str | None:
         """The best span about ``case_id`` for this question, cited; None when no span can answer it."""
-        hits = self.kb.retriever.search(q.query, k=CASE_HITS, case_ids=[case_id], expand=q.terms)
+        hits = self._case_hits(q, case_id)
         focus = self.kb.focus(q, [case_id])
         if self.absence.missing_contact(q.query, focus, case_id):
             return None
@@ -387,8 +387,12 @@ class Facts:
             return False
         if SUBMITTED.search(q.query.lower()):
             return False
-        margin = self._margin(q, self.kb.retriever.search(q.query, k=CASE_HITS, case_ids=[case_id], expand=q.terms))
+        margin = self._margin(q, self._case_hits(q, case_id))
         return margin is not None and margin >= SURE_DOER
+
+    def _case_hits(self, q: Question, case_id: str) -> list[Hit]:
+        """The case's best passages for the question: those its fact is chosen from."""
+        return self.kb.retriever.search(q.query, k=CASE_HITS, case_ids=[case_id], expand=q.terms)
 
     def reader_answers(self, query: str, case_id: str) -> bool:
         """The span reader answers ``query`` from ``case_id``'s best passages (False without one)."""
