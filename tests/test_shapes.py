@@ -10,7 +10,7 @@ import pytest
 from qa.answer.absence import Absence, asked_kind
 from qa.answer.knowledge import Knowledge
 from qa.answer.shapes import CHANGE_ASKED, COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field, asks_measure
-from qa.answer.spans import counted_thing, fits_type
+from qa.answer.spans import counted_thing, figure_clauses, fits_type, span_score
 from qa.text import content_words
 
 
@@ -182,3 +182,14 @@ def test_which_few_lists_the_collection_only_when_it_names_it(question: str, lis
 def test_only_words_that_name_a_thing_mark_an_unknown_thing(words: list[str], thing: bool) -> None:
     nowhere = cast(Knowledge, SimpleNamespace(mentioned_anywhere=lambda word: False))
     assert Absence(nowhere).unknown_thing(words) is thing
+
+
+def test_a_figure_is_scored_by_the_clauses_holding_it() -> None:
+    """A pair of clauses does not borrow its neighbour's words: the figure's own clause says what it counts."""
+    borrowed = "检务服务区、诉讼服务区、警务服务区、公共法律服务区四大功能区,“全链条、一站式”金融法律服务正焕发澎湃法治力量。"
+    own = "中心对全区司法、行政、调解、仲裁、公证、律师等6大资源进行优化整合,"
+    assert figure_clauses(borrowed) == "检务服务区、诉讼服务区、警务服务区、公共法律服务区四大功能区,"
+    assert figure_clauses("没有数字的一句话。") == "没有数字的一句话。"
+    query, focus = "江北的金融法律服务中心把几类力量整合到了一起?", ["力量", "整合", "一起"]
+    assert span_score(borrowed, focus, query) > span_score(own, focus, query)
+    assert span_score(borrowed, focus, query, figure=True) < span_score(own, focus, query, figure=True)
