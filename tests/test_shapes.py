@@ -186,7 +186,9 @@ def test_only_words_that_name_a_thing_mark_an_unknown_thing(words: list[str], th
 
 def test_a_figure_is_scored_by_the_clauses_holding_it() -> None:
     """A pair of clauses does not borrow its neighbour's words: the figure's own clause says what it counts."""
-    borrowed = "检务服务区、诉讼服务区、警务服务区、公共法律服务区四大功能区,“全链条、一站式”金融法律服务正焕发澎湃法治力量。"
+    borrowed = (
+        "检务服务区、诉讼服务区、警务服务区、公共法律服务区四大功能区,“全链条、一站式”金融法律服务正焕发澎湃法治力量。"
+    )
     own = "中心对全区司法、行政、调解、仲裁、公证、律师等6大资源进行优化整合,"
     assert figure_clauses(borrowed) == "检务服务区、诉讼服务区、警务服务区、公共法律服务区四大功能区,"
     assert figure_clauses("没有数字的一句话。") == "没有数字的一句话。"
