@@ -14,7 +14,8 @@ A candidate's features (:data:`FEATURES`):
 - ``reader``: the best reader score of a span inside it, minus the best anywhere (0 for the
   reader's own favourite, at least ``FLOOR``; 0 where the reader did not read it);
 - ``unread``: 1 where the reader did not read its passage (a rule span further down the case);
-- ``lexical``: the rules' fit (:func:`qa.answer.spans.span_score` plus the passage rank bonus);
+- ``lexical``: the rules' fit (:func:`qa.answer.spans.span_score` plus the passage rank bonus; for a
+  figure, of the clauses holding one since ``7be7995``, after the weights were fitted: refit with the next reader);
 - ``lexical_gap``: that fit minus the best candidate's;
 - ``passage``: the retrieval rank of its passage (capped at 2);
 - ``length``: its length in hundreds of characters.
