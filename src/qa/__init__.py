@@ -12,8 +12,12 @@ jieba, FAISS or the web libraries.
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import QAError
-from .models import Citation, Reply
+from . import kernels
+
+kernels.pin()  # before torch, numpy's BLAS or fbgemm first computes (see qa.kernels)
+
+from .errors import QAError  # noqa: E402  (after the pins: a later module may import numpy)
+from .models import Citation, Reply  # noqa: E402
 
 if TYPE_CHECKING:
     from .assistant import Assistant

@@ -22,7 +22,6 @@ anything else, so other models keep going through sentence-transformers.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import warnings
 from collections.abc import Sequence
@@ -34,8 +33,6 @@ import numpy as np
 
 from .embedder_base import Prompts, prompts_for
 
-# fbgemm's int8 kernels asked for on every CPU: AVX-512 VNNI's give other numbers (Int8BertEncoder).
-KERNELS = "AVX2"
 MAX_TOKENS = 512  # sentence-transformers' max_seq_length for this model; longer texts are truncated
 BATCH = 32
 MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"]
@@ -133,7 +130,7 @@ class Int8BertEncoder(BertEncoder):
     products are added into a saturating int16, with AVX-512 VNNI into an exact
     int32. The span reader's no-answer margin moved by up to 0.8 between the two,
     and so did which questions were refused. ``pack_int8`` therefore asks fbgemm for
-    its AVX2 kernels on every CPU (``KERNELS``), so answers do not depend on the
+    its AVX2 kernels on every CPU (``qa.kernels``), so answers do not depend on the
     machine. 7-bit activations, which no kernel saturates, also agree, but cost 1-8
     points on the dev sets; fp32 doubles the reader's time (docs/reader.md).
 
@@ -179,8 +176,6 @@ def linear_names(g: Geometry) -> list[str]:
 
 def pack_int8(weights: dict[str, Any], name: str) -> Any:
     """One layer's weight quantised per output channel (symmetric int8), packed with its fp32 bias."""
-    # Before fbgemm's first look at the CPU, which it makes once per process; an operator's choice stands.
-    os.environ.setdefault("FBGEMM_ENABLE_INSTRUCTIONS", KERNELS)
     import torch
     from torch.ao.quantization import default_per_channel_weight_observer
 
