@@ -215,6 +215,15 @@ def test_a_word_of_time_asked_is_no_absent_detail(real_bot: Assistant) -> None:
     assert grounded and "200万元" in answer and cited == ["nanan-tidal-lane"]
 
 
+def test_a_day_asked_is_answered_by_the_clause_that_gives_the_day(real_bot: Assistant) -> None:
+    """Two sentences date the results: "7月发布…结果" and "7月11日,…结果揭晓"; a day asked gets the day."""
+    assert_answered(real_bot, "十大实践的评选结果是哪一天公布的？", "overview", "7月11日")
+    answer = assert_answered(
+        real_bot, "What date was the result of the ten best practices selection published?", "overview", "7月11日"
+    )
+    assert answer.startswith("7月11日")
+
+
 def test_an_english_question_takes_the_clause_the_reader_places_among_close_ones(real_bot: Assistant) -> None:
     # "candidate" → 候选 is in the wrong sentence; the reader places 89个 though its no-answer option wins.
     question = "How many candidate practices were submitted before the ten best reform practices were picked?"

@@ -9,7 +9,17 @@ import pytest
 
 from qa.answer.absence import Absence, asked_kind
 from qa.answer.knowledge import Knowledge
-from qa.answer.shapes import CHANGE_ASKED, COLLECTION, FIGURE_IN, LISTING, MONEY, TIME_SPAN, asked_field, asks_measure
+from qa.answer.shapes import (
+    CHANGE_ASKED,
+    COLLECTION,
+    FIGURE_IN,
+    LISTING,
+    MONEY,
+    TIME_SPAN,
+    asked_date,
+    asked_field,
+    asks_measure,
+)
 from qa.answer.spans import counted_thing, figure_clauses, fits_type, span_score
 from qa.text import content_words
 
@@ -195,3 +205,21 @@ def test_a_figure_is_scored_by_the_clauses_holding_it() -> None:
     query, focus = "江北的金融法律服务中心把几类力量整合到了一起?", ["力量", "整合", "一起"]
     assert span_score(borrowed, focus, query) > span_score(own, focus, query)
     assert span_score(borrowed, focus, query, figure=True) < span_score(own, focus, query, figure=True)
+
+
+@pytest.mark.parametrize(
+    ("question", "answers", "misses"),
+    [
+        ("评选结果是哪一天公布的？", "7月11日,结果揭晓", "7月发布评选结果"),
+        ("On what date were the results announced?", "7月11日", "7月"),
+        ("警快办是几月上线的？", "1月1日", "2021年"),
+        ("警快办是哪一年上线的？", "2021年1月1日", "1月1日"),
+    ],
+)
+def test_the_unit_of_a_date_asked(question: str, answers: str, misses: str) -> None:
+    date = asked_date(question)
+    assert date is not None and date.search(answers) and not date.search(misses)
+
+
+def test_a_when_naming_no_unit_takes_any_date() -> None:
+    assert asked_date("评选结果什么时候公布？") is None and asked_date("When was it launched?") is None

@@ -27,6 +27,7 @@ from .shapes import (
     EFFECT,
     GENERIC_IDF,
     SUBMITTED,
+    asked_date,
     asks_measure,
     wants_figure,
 )
@@ -165,6 +166,9 @@ class Facts:
         topic = [] if shape_only else [w for w in words if self.kb.idf(w) > GENERIC_IDF and w not in names]
         fitting = [c for c in candidates if fits_type(q.query, c[2], topic)]
         fitting = fitting or [c for c in candidates if self._fits_in_sentence(q, c, topic)]
+        date = asked_date(q.query)
+        if date is not None:  # a day asked is answered by a day, where a span gives one, not by its month
+            fitting = [c for c in fitting if date.search(c[2])] or fitting
         if CHANGE_ASKED.search(q.query.lower()) or EFFECT.search(q.query.lower()):
             # "By how much did it fall?" is answered by a figure said to have changed (同比下降23.7%),
             # not by the clause sharing the most words ("28个派出所已全面推行" for "派出所…少了多少").

@@ -15,7 +15,19 @@ CLAUSE_END = re.compile(rf"(?<=[,，;；{STOPS}])|(?<=……)")
 QUANTITY = re.compile(
     r"多少|(?<!哪)几(?!乎)|多大|多高|多长|多久|比例|百分|率|how many|how much|number of|percent|\brates?\b"
 )
-WHEN = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what year")
+WHEN = re.compile(
+    r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what (?:year|month|date|day)|which (?:year|month|day)"
+)
+# The unit a "when" names, finest first: a day asked ("哪一天公布的？") is not answered by a month
+# ("7月发布…") where a clause gives the day ("7月11日,…结果揭晓").
+DATE_UNITS = (
+    (
+        re.compile(r"哪天|哪一天|几号|几日|哪日|日期|\bwhat (?:date|day)\b|\bwhich day\b|\bon what date\b"),
+        r"\d+\s*[日号]",
+    ),
+    (re.compile(r"几月|哪个月|哪月|\bwhat month\b|\bwhich month\b"), r"\d+\s*月"),
+    (re.compile(r"哪年|哪一年|\bwhat year\b|\bwhich year\b"), r"\d{4}\s*年"),
+)
 # "几点开始变向？" asks a time of day: only a clock time answers it, not a date or a duration.
 CLOCK_ASKED = re.compile(r"几点|\bwhat time\b|\bat what hour\b")
 CLOCK_IN = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*(?:点|时(?![代间期长]))")
@@ -184,3 +196,9 @@ def ordinal_value(raw: str) -> int:
     if raw.startswith("十"):
         return 10 + CN_DIGITS.get(raw[1:], 0)
     return CN_DIGITS.get(raw, 0)
+
+
+def asked_date(query: str) -> re.Pattern[str] | None:
+    """A date of the unit the question asks for (a day, a month, a year), or None where it names none."""
+    lowered = query.lower()
+    return next((re.compile(date) for asked, date in DATE_UNITS if asked.search(lowered)), None)
