@@ -224,6 +224,11 @@ def test_a_day_asked_is_answered_by_the_clause_that_gives_the_day(real_bot: Assi
     assert answer.startswith("7月11日")
 
 
+def test_an_abbreviation_of_the_texts_name_is_no_absent_detail(real_bot: Assistant) -> None:
+    # 央视 is 中央电视台 shortened; no passage says 央视.
+    assert_answered(real_bot, "莎姐在央视露过几次面？", "shajie-minors", "2次登上中央电视台")
+
+
 def test_an_english_question_takes_the_clause_the_reader_places_among_close_ones(real_bot: Assistant) -> None:
     # "candidate" → 候选 is in the wrong sentence; the reader places 89个 though its no-answer option wins.
     question = "How many candidate practices were submitted before the ten best reform practices were picked?"

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 import bm25s
 import numpy as np
 
+from .abbreviations import Abbreviations
 from .embedding import Embedder
 from .fusion import TopList, fuse, sample_rows, window
 from .glossary import translate
@@ -234,6 +235,7 @@ class Retriever:
         self.term_set = frozenset(self.terms)
         self.lexicon = list(self.names.by_name) + self.terms
         self.typos = TypoIndex(self.lexicon)
+        self.abbreviations = Abbreviations(data.doc_freq, lambda word: any(word in c.text for c in data.chunks))
         # Stored by the build (tokenised once, memory-mapped); versions from before that tokenise here.
         self.bm25 = data.bm25 if data.bm25 is not None else bm25_index(data.chunks, self.cases, self.names)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -244,8 +246,9 @@ class Retriever:
         self._case_rows = {case_id: np.array(rows, dtype=np.int64) for case_id, rows in rows_by_case.items()}
 
     def prepare(self, question: str) -> str:
-        """The searchable form of a question: normalised, with near-miss names repaired."""
-        return self.typos.fix(normalise(question))
+        """The searchable form of a question: normalised, near-miss names repaired, abbreviations of the
+        corpus's nouns written out (央视 → 中央电视台)."""
+        return self.abbreviations.expand(self.typos.fix(normalise(question)))
 
     def query_vector(self, query: str) -> np.ndarray:
         """Cached: popular questions repeat, and encoding is the slowest step.
