@@ -44,3 +44,11 @@ def test_translate_falls_back_to_other_forms_only_where_the_word_itself_is_unkno
     # The word's own entry wins over its base's.
     assert translate("reconsideration windows", glossary) == ["复核", "窗口"]
     assert translate("What about the weather?", glossary) == []
+
+
+def test_a_locative_and_a_bare_thing_name_no_topic() -> None:
+    """ "…里面的“一书”是指什么东西？" asks what 一书 means: 里面 (inside) and 东西 (a thing) are no details
+    the case could lack. What a question counts stays a topic (能办多少项事情)."""
+    words = content_words("一书一令里面的一书是指什么东西？")
+    assert "里面" not in words and "东西" not in words and "一书" in words
+    assert "事情" in content_words("警快办能办多少项事情？")
