@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ CONTEXTS = ("{}", "{}请了多少个律师", "社区{}", "在{}办事方便吗",
 SWAPS = "半办夕汐沙莎而二平评区县市局院所法警快车道社工作室调解中心"
 
 
-def reference_fix_typos(text: str, lexicon: Iterable[str]) -> str:
+def reference_fix_typos(text: str, lexicon: Iterable[str], in_corpus: Callable[[str], bool] | None = None) -> str:
     names = sorted(set(lexicon), key=lambda n: (-len(n), n))
     known = set(names)
     kept = [False] * len(text)
@@ -40,7 +40,7 @@ def reference_fix_typos(text: str, lexicon: Iterable[str]) -> str:
             continue
         for match in re.finditer(re.escape(name), text):
             kept[match.start() : match.end()] = [True] * len(name)
-        start = _near_window(text, name, known, kept)
+        start = _near_window(text, name, known, kept, in_corpus)
         if start is not None:
             text = text[:start] + name + text[start + len(name) :]
             kept[start : start + len(name)] = [True] * len(name)
@@ -92,10 +92,10 @@ def test_typo_repair_through_the_index_equals_trying_every_name(retriever: Retri
     lexicon = retriever.lexicon
     texts = phrases(lexicon)
     assert len(texts) > 1000
-    differ = [(t, reference_fix_typos(t, lexicon), retriever.typos.fix(t)) for t in texts]
+    differ = [(t, reference_fix_typos(t, lexicon, retriever.in_corpus), retriever.typos.fix(t)) for t in texts]
     differ = [d for d in differ if d[1] != d[2]]
     assert differ == []
-    repaired = sum(reference_fix_typos(t, lexicon) != t for t in texts)
+    repaired = sum(reference_fix_typos(t, lexicon, retriever.in_corpus) != t for t in texts)
     assert repaired > 50  # the strings exercise repairs, not only the untouched path
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.assistant import Assistant
-from qa.text import normalise
+from qa.text import TypoIndex, normalise
 
 # Correct phrases that put ordinary words right next to a name, where a sliding window overlaps both.
 CONTEXTS = (
@@ -48,3 +48,12 @@ def test_the_reported_damage_is_gone(bot: Assistant) -> None:
     prepare = bot._state.retriever.prepare
     assert prepare("沙坪坝请了多少个律师") == "沙坪坝请了多少个律师"
     assert prepare("渝事荣易解和贵和工作室各自化解了多少纠纷?") == "渝事荣易解和贵和工作室各自化解了多少纠纷?"
+
+
+def test_a_string_of_the_corpus_is_no_typo_of_a_name() -> None:
+    """行政争议 differs from the name 行政复议 in one inner character, but the text says it: it is a word."""
+    lexicon = ["行政复议", "警快办"]
+    assert TypoIndex(lexicon).fix("化解行政争议") == "化解行政复议"
+    text = "协同推进行政争议实质性化解"
+    assert TypoIndex(lexicon, lambda window: window in text).fix("化解行政争议") == "化解行政争议"
+    assert TypoIndex(lexicon, lambda window: window in text).fix("行政复义窗口") == "行政复议窗口"

@@ -234,8 +234,8 @@ class Retriever:
         self.terms = _corpus_terms(data.chunks)
         self.term_set = frozenset(self.terms)
         self.lexicon = list(self.names.by_name) + self.terms
-        self.typos = TypoIndex(self.lexicon)
-        self.abbreviations = Abbreviations(data.doc_freq, lambda word: any(word in c.text for c in data.chunks))
+        self.typos = TypoIndex(self.lexicon, self.in_corpus)
+        self.abbreviations = Abbreviations(data.doc_freq, self.in_corpus)
         # Stored by the build (tokenised once, memory-mapped); versions from before that tokenise here.
         self.bm25 = data.bm25 if data.bm25 is not None else bm25_index(data.chunks, self.cases, self.names)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -244,6 +244,10 @@ class Retriever:
         for row, chunk in enumerate(data.chunks):
             rows_by_case.setdefault(chunk.case_id, []).append(row)
         self._case_rows = {case_id: np.array(rows, dtype=np.int64) for case_id, rows in rows_by_case.items()}
+
+    def in_corpus(self, text: str) -> bool:
+        """Some passage holds ``text`` (a scan: asked only of a near-miss or an abbreviation's candidate)."""
+        return any(text in chunk.text for chunk in self.data.chunks)
 
     def prepare(self, question: str) -> str:
         """The searchable form of a question: normalised, near-miss names repaired, abbreviations of the

@@ -170,8 +170,8 @@ class TypoIndex:
     pinyin: 警快半 → 警快办, 潮夕车道 → 潮汐车道) or, for names of four or more
     characters, differs in one *inner* character (大众点平 → 大众点评). Shorter
     names need the same sound: one wrong character in three is too often another
-    word. A window that is a word in its own right (a corpus name, or a word of
-    jieba's dictionary: 贵和工作室, 社区) is never "repaired", and a difference at
+    word. A window that is a word in its own right (a corpus name, a word of
+    jieba's dictionary: 贵和工作室, 社区, or a string of the corpus's text: 行政争议) is never "repaired", and a difference at
     the window's edge is a neighbouring word, not a typo ("沙坪坝请了" is not
     "沙坪坝区"). Names are tried longest first, then in code-point order, so the
     result never depends on the order of the lexicon.
@@ -183,9 +183,10 @@ class TypoIndex:
     near-miss in the text changes nothing.
     """
 
-    def __init__(self, lexicon: Iterable[str]) -> None:
+    def __init__(self, lexicon: Iterable[str], in_corpus: Callable[[str], bool] | None = None) -> None:
         self.names = sorted(set(lexicon), key=lambda n: (-len(n), n))
         self.known = set(self.names)
+        self.in_corpus = in_corpus
         repairable = [n for n in self.names if len(n) >= 2 and CJK.fullmatch(n)]
         self._rank = {name: i for i, name in enumerate(repairable)}
         self._lengths = sorted({len(n) for n in repairable})
@@ -204,7 +205,7 @@ class TypoIndex:
                 last = self._rank[name]
                 for start in occurrences(text, name):
                     kept[start : start + len(name)] = [True] * len(name)
-                near = _near_window(text, name, self.known, kept)
+                near = _near_window(text, name, self.known, kept, self.in_corpus)
                 if near is not None:  # same length: positions in ``kept`` stay valid
                     text = text[:near] + name + text[near + len(name) :]
                     kept[near : near + len(name)] = [True] * len(name)
@@ -251,7 +252,11 @@ def is_word(text: str) -> bool:
     return bool(jieba.dt.FREQ.get(text))
 
 
-def _near_window(text: str, name: str, known: set[str], kept: list[bool]) -> int | None:
+def _near_window(
+    text: str, name: str, known: set[str], kept: list[bool], in_corpus: Callable[[str], bool] | None = None
+) -> int | None:
+    """Where ``text`` holds a near-miss of ``name``; never a window that is a word in its own right,
+    which the corpus's own text holding it also makes (行政争议 is no typo of the name 行政复议)."""
     size = len(name)
     key = pinyin_key(name)
     sounds = pinyin_key(text)
@@ -263,6 +268,6 @@ def _near_window(text: str, name: str, known: set[str], kept: list[bool]) -> int
         if not diff or len(diff) == size or not CJK.fullmatch(window) or window in known or is_word(window):
             continue
         inner = len(diff) == 1 and size >= 4 and 0 < diff[0] < size - 1
-        if inner or sounds[start : start + size] == key:
+        if (inner or sounds[start : start + size] == key) and not (in_corpus and in_corpus(window)):
             return start
     return None
