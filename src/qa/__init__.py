@@ -16,7 +16,7 @@ from . import kernels
 
 kernels.pin()  # before torch, numpy's BLAS or fbgemm first computes (see qa.kernels)
 
-from .errors import QAError  # noqa: E402  (after the pins: a later module may import numpy)
+from .errors import QAError  # noqa: E402  (every import of the package comes after the pins)
 from .models import Citation, Reply  # noqa: E402
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ class Abbreviations:
         return text
 
     def full_form(self, word: str) -> str | None:
-        """The one corpus noun ``word`` shortens, or None (also where no passage lacks it: then it is a word of its own)."""
+        """The one corpus noun ``word`` shortens; None where a passage holds ``word`` itself (then it is a word of its own)."""
         if not (SHORTEST <= len(word) <= LONGEST and CJK.fullmatch(word)) or word_class(word) not in SHORT_FORMS:
             return None
         in_order = re.compile(".*?".join(map(re.escape, word)))
