@@ -25,6 +25,7 @@ from .fusion import TopList, fuse, sample_rows, window
 from .glossary import translate
 from .index import IndexData, dense_top, search_kind
 from .models import Chunk, Hit
+from .substrings import SubstringIndex
 from .text import CJK, TypoIndex, add_words, normalise, occurrences, pinyin_key, tokens
 
 QUERY_CACHE = 2048  # query vectors kept per index version (384 floats each: ~3 MB)
@@ -234,6 +235,8 @@ class Retriever:
         self.terms = _corpus_terms(data.chunks)
         self.term_set = frozenset(self.terms)
         self.lexicon = list(self.names.by_name) + self.terms
+        # Which passages hold a string, by character bigrams: no look-up walks every passage.
+        self.chunk_texts = SubstringIndex([c.text for c in data.chunks])
         self.typos = TypoIndex(self.lexicon, self.in_corpus)
         self.abbreviations = Abbreviations(data.doc_freq, self.in_corpus)
         # Stored by the build (tokenised once, memory-mapped); versions from before that tokenise here.
@@ -246,8 +249,8 @@ class Retriever:
         self._case_rows = {case_id: np.array(rows, dtype=np.int64) for case_id, rows in rows_by_case.items()}
 
     def in_corpus(self, text: str) -> bool:
-        """Some passage holds ``text`` (a scan: asked only of a near-miss or an abbreviation's candidate)."""
-        return any(text in chunk.text for chunk in self.data.chunks)
+        """Some passage holds ``text``."""
+        return self.chunk_texts.anywhere(text)
 
     def prepare(self, question: str) -> str:
         """The searchable form of a question: normalised, near-miss names repaired, abbreviations of the

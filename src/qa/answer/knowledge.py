@@ -37,7 +37,7 @@ class Knowledge:
         # Keyed look-ups built once per index version: no question walks every chunk or case.
         self.case_ids = list(self.case_text)  # row i of case_texts is case_ids[i]
         self.case_texts = SubstringIndex(list(self.case_text.values()))
-        self.chunk_texts = SubstringIndex([c.text for c in retriever.data.chunks])
+        self.chunk_texts = retriever.chunk_texts
         self.chunks_by_id: dict[str, Chunk] = {}
         for chunk in retriever.data.chunks:
             self.chunks_by_id.setdefault(chunk.chunk_id, chunk)
