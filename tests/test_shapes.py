@@ -223,3 +223,6 @@ def test_the_unit_of_a_date_asked(question: str, answers: str, misses: str) -> N
 
 def test_a_when_naming_no_unit_takes_any_date() -> None:
     assert asked_date("评选结果什么时候公布？") is None and asked_date("When was it launched?") is None
+    assert asked_date("一书一令几日能办好？") is None  # how many days, not which day
+    day = asked_date("结果是几月几日公布的？")
+    assert day is not None and day.search("7月11日") and not day.search("7月发布")

@@ -18,15 +18,16 @@ QUANTITY = re.compile(
 WHEN = re.compile(
     r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|日期|\bwhen\b|what (?:year|month|date|day)|which (?:year|month|day)"
 )
-# The unit a "when" names, finest first: a day asked ("哪一天公布的？") is not answered by a month
-# ("7月发布…") where a clause gives the day ("7月11日,…结果揭晓").
+# The unit a "when" names, finest first, and a date of that unit: a day asked ("哪一天公布的？") is not
+# answered by a month ("7月发布…") where a clause gives the day ("7月11日,…结果揭晓"). A bare 几日 is
+# not among them: "几日能办好？" asks how many days.
 DATE_UNITS = (
     (
-        re.compile(r"哪天|哪一天|几号|几日|哪日|日期|\bwhat (?:date|day)\b|\bwhich day\b|\bon what date\b"),
-        r"\d+\s*[日号]",
+        re.compile(r"哪天|哪一天|几号|几月几日|哪日|日期|\bwhat (?:date|day)\b|\bwhich day\b|\bon what date\b"),
+        re.compile(r"\d+\s*[日号]"),
     ),
-    (re.compile(r"几月|哪个月|哪月|\bwhat month\b|\bwhich month\b"), r"\d+\s*月"),
-    (re.compile(r"哪年|哪一年|\bwhat year\b|\bwhich year\b"), r"\d{4}\s*年"),
+    (re.compile(r"几月|哪个月|哪月|\bwhat month\b|\bwhich month\b"), re.compile(r"\d+\s*月")),
+    (re.compile(r"哪年|哪一年|\bwhat year\b|\bwhich year\b"), re.compile(r"\d{4}\s*年")),
 )
 # "几点开始变向？" asks a time of day: only a clock time answers it, not a date or a duration.
 CLOCK_ASKED = re.compile(r"几点|\bwhat time\b|\bat what hour\b")
@@ -201,4 +202,4 @@ def ordinal_value(raw: str) -> int:
 def asked_date(query: str) -> re.Pattern[str] | None:
     """A date of the unit the question asks for (a day, a month, a year), or None where it names none."""
     lowered = query.lower()
-    return next((re.compile(date) for asked, date in DATE_UNITS if asked.search(lowered)), None)
+    return next((date for asked, date in DATE_UNITS if asked.search(lowered)), None)
