@@ -194,6 +194,20 @@ def test_only_words_that_name_a_thing_mark_an_unknown_thing(words: list[str], th
     assert Absence(nowhere).unknown_thing(words) is thing
 
 
+@pytest.mark.parametrize(
+    ("query", "words", "absent"),
+    [
+        ("潮汐车道在哪一段效果明显？", ["明显"], False),  # an adjective says how much, not which detail
+        ("警快办办事方便吗？", ["方便"], False),
+        ("潮汐车道周末收费吗？", ["周末", "收费"], True),  # things the text never names
+        ("潮汐车道的路灯明显吗？", ["路灯", "明显"], True),  # beside a thing, an adjective changes nothing
+    ],
+)
+def test_unknown_adjectives_alone_mark_no_absent_detail(query: str, words: list[str], absent: bool) -> None:
+    nowhere = cast(Knowledge, SimpleNamespace(mentioned_anywhere=lambda word: False, case_text={}))
+    assert Absence(nowhere).unknown_detail(query, words, "case") is absent
+
+
 def test_a_figure_is_scored_by_the_clauses_holding_it() -> None:
     """A pair of clauses does not borrow its neighbour's words: the figure's own clause says what it counts."""
     borrowed = (
