@@ -193,3 +193,15 @@ def test_a_complete_question_in_words_several_cases_share_continues_the_last_cas
     # questions about 贵和工作法, whose text holds both words, it asks about 贵和工作法.
     *_, reply = chat(bot, "贵和工作法是哪个县的？", "贵和工作法是怎么调解矛盾的？", "迄今一共化解了多少件纠纷？")
     assert reply.grounded and "20570件" in reply.answer and reply.citations[0].case_id == "shizhu-guihe"
+
+
+def test_a_change_asked_of_nothing_named_continues_the_last_case(bot: Assistant) -> None:
+    # 堵车 and 时间 are no words of any passage, so the question is complete and no case's text holds all
+    # its words; alone it is off-topic. "少了多少" asks what the practice under discussion changed.
+    _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "早高峰堵车的时间少了多少？")
+    assert reply.grounded and "66.7%" in reply.answer and reply.citations[0].case_id == "nanan-tidal-lane"
+
+
+def test_an_everyday_change_asked_after_a_practice_is_not_answered(bot: Assistant) -> None:
+    _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "重庆今年GDP增长了多少？")
+    assert not reply.grounded
