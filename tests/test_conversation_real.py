@@ -205,3 +205,9 @@ def test_a_change_asked_of_nothing_named_continues_the_last_case(bot: Assistant)
 def test_an_everyday_change_asked_after_a_practice_is_not_answered(bot: Assistant) -> None:
     _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "重庆今年GDP增长了多少？")
     assert not reply.grounded
+
+
+def test_a_year_the_last_cases_text_holds_continues_it(bot: Assistant) -> None:
+    # 案子 is no passage's word (收案 is), so the question is complete and, alone, off-topic.
+    _, reply = chat(bot, "荣昌区那个渝事荣易解品牌是啥", "2017到2022年一共收了多少案子？")
+    assert reply.grounded and "24336件" in reply.answer and reply.citations[0].case_id == "rongchang-mediation"

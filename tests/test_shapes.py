@@ -8,6 +8,7 @@ from typing import cast
 import pytest
 
 from qa.answer.absence import Absence, asked_kind
+from qa.answer.followups import shares_figure
 from qa.answer.knowledge import Knowledge
 from qa.answer.shapes import (
     CHANGE_ASKED,
@@ -240,3 +241,10 @@ def test_a_when_naming_no_unit_takes_any_date() -> None:
     assert asked_date("一书一令几日能办好？") is None  # how many days, not which day
     day = asked_date("结果是几月几日公布的？")
     assert day is not None and day.search("7月11日") and not day.search("7月发布")
+
+
+def test_a_figure_shared_with_the_cases_text() -> None:
+    text = "2017至2022年,中心直接收案24336件"
+    assert shares_figure("2017到2022年一共收了多少案子？", text)
+    assert not shares_figure("2021年有多少人注册？", text)
+    assert not shares_figure("第3个是哪个？", "3. 重庆市南岸区")  # one digit is no figure
