@@ -69,7 +69,7 @@ class FollowUps:
         the case's passages. A complete question continues the case where the case's
         own text speaks of all its topic words ("上过几次焦点访谈？" after a question about
         莎姐, "打分权交给谁？" after 垫小二), one of them used by few cases, or where it asks what
-        changed or what came of it (``_asks_result``).
+        changed or came of it, or holds a number of the case's text (``_asks_result``).
         """
         asked = Question(text, text, [], terms)  # the question as if asked alone
         if self.structured.is_catalogue(asked):  # "十大范例一共有哪些？" is never about one case
@@ -80,11 +80,7 @@ class FollowUps:
             return True
         strong = bool(ANAPHORA_STRONG.search(text.lower()))
         if not (strong or self._is_follow_up(text)):
-            return (
-                self._complete_continues(words, case_text)
-                or self._asks_result(text, words, asked, case_id)
-                or (shares_figure(text, case_text) and not self.gate.everyday(asked))
-            )
+            return self._complete_continues(words, case_text) or self._asks_result(text, asked, case_id)
         # A pronoun or a bare predicate ("效果怎么样？", "How about it?") continues the case unless it
         # reads as everyday talk ("重庆市长是谁？", "Is it going to rain tomorrow?"): its words often
         # are not the case's (效果 for 减少66.7%), so its nearness decides, as e5 sees it.
@@ -113,19 +109,24 @@ class FollowUps:
         every = bool(words) and all(is_mentioned(w, case_text) for w in words)
         return every and any(self.kb.idf(w) > GENERIC_IDF for w in words)
 
-    def _asks_result(self, text: str, words: list[str], asked: Question, case_id: str) -> bool:
+    def _asks_result(self, text: str, asked: Question, case_id: str) -> bool:
         """A change or an effect asked of nothing named ("早上堵车的时间少了多少？", "效果咋样？") asks what
-        the practice under discussion achieved: it continues, unless it reads as everyday talk or,
-        asked alone, goes to another case whose text speaks of all its topic words.
+        the practice under discussion achieved; a number its text holds ("2017到2022年…") points at it.
+        Such a question continues the case unless it reads as everyday talk or, asked alone, it is a
+        question about another case ("重庆公安那个手机应用上线以来注册人数增长了多少？" names 警快办 in other
+        words).
 
         Its other words need not be the case's: 堵车 and 时间 are no passage's words (拥堵时长 is), so such
-        a question was asked alone and refused as off-topic. Dev: fresh12.jsonl, fresh14.jsonl and the
-        chat +1 each; the two-question switches, the everyday questions and the probe unchanged."""
+        a question was asked alone and refused as off-topic. Dev: fresh12.jsonl +1, fresh14.jsonl +2,
+        the chat +1; the two-question switches, the everyday questions and the probe unchanged."""
         lowered = text.lower()
-        if not (CHANGE_ASKED.search(lowered) or EFFECT.search(lowered)) or self.gate.everyday(asked):
+        pointed = (
+            CHANGE_ASKED.search(lowered) or EFFECT.search(lowered) or shares_figure(text, self.kb.case_text[case_id])
+        )
+        if not pointed or self.gate.everyday(asked):
             return False
         alone = self._case_alone(asked)
-        return alone in (None, case_id) or not self._complete_continues(words, self.kb.case_text.get(alone, ""))
+        return alone in (None, case_id) or not self.gate.on_topic(asked, alone)
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
@@ -213,6 +214,5 @@ class FollowUps:
 
 def shares_figure(text: str, case_text: str) -> bool:
     """A number of two digits or more (a year, a count) that the case's text holds too: "2017到2022年
-    一共收了多少案子？" after a question about 渝事荣易解, whose text says "2017至2022年,…收案24336件".
-    Dev: fresh14.jsonl +1; the switches, the everyday questions and the probe unchanged."""
+    一共收了多少案子？" after a question about 渝事荣易解, whose text says "2017至2022年,…收案24336件"."""
     return any(number in case_text for number in re.findall(r"\d{2,}", text))
