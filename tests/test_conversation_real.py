@@ -211,3 +211,9 @@ def test_a_year_the_last_cases_text_holds_continues_it(bot: Assistant) -> None:
     # 案子 is no passage's word (收案 is), so the question is complete and, alone, off-topic.
     _, reply = chat(bot, "荣昌区那个渝事荣易解品牌是啥", "2017到2022年一共收了多少案子？")
     assert reply.grounded and "24336件" in reply.answer and reply.citations[0].case_id == "rongchang-mediation"
+
+
+def test_a_change_asked_about_another_cases_words_switches_to_it(bot: Assistant) -> None:
+    # Asked alone it is on-topic about 一书一令, so it does not continue the tidal lane.
+    _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "矛盾纠纷类警情同比下降了多少？")
+    assert reply.grounded and "23.7%" in reply.answer and reply.citations[0].case_id == "banan-yishuyiling"

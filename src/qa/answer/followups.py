@@ -113,15 +113,16 @@ class FollowUps:
         """A change or an effect asked of nothing named ("早上堵车的时间少了多少？", "效果咋样？") asks what
         the practice under discussion achieved; a number its text holds ("2017到2022年…") points at it.
         Such a question continues the case unless it reads as everyday talk or, asked alone, it is a
-        question about another case ("重庆公安那个手机应用上线以来注册人数增长了多少？" names 警快办 in other
-        words).
+        question about another case ("矛盾纠纷类警情同比下降了多少？" after 潮汐车道 asks about 一书一令).
 
         Its other words need not be the case's: 堵车 and 时间 are no passage's words (拥堵时长 is), so such
         a question was asked alone and refused as off-topic. Dev: fresh12.jsonl +1, fresh14.jsonl +2,
         the chat +1; the two-question switches, the everyday questions and the probe unchanged."""
         lowered = text.lower()
         pointed = (
-            CHANGE_ASKED.search(lowered) or EFFECT.search(lowered) or shares_figure(text, self.kb.case_text[case_id])
+            CHANGE_ASKED.search(lowered)
+            or EFFECT.search(lowered)
+            or shares_figure(text, self.kb.case_text.get(case_id, ""))
         )
         if not pointed or self.gate.everyday(asked):
             return False
