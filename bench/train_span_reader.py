@@ -202,10 +202,8 @@ def fit(
     groups = np.array([rows[i]["group"] for i in windows.example])
     report: dict[str, Any] = {"windows": len(windows), "schedule": schedule.__dict__, "first_trained": first_trained}
 
-    def trained_on(excluded: set[int]) -> np.ndarray:  # the fresh sets are the ``tune`` step's alone
-        return np.flatnonzero(
-            [not any(g.startswith(f"cmrc{k}") for k in excluded) and not g.startswith("fresh") for g in groups]
-        )
+    def trained_on(excluded: set[int]) -> np.ndarray:
+        return _trained_on(groups, excluded)
 
     started = time.perf_counter()
     chooser = span_fit.SpanModel(weights, geometry, first_trained).to(device)
@@ -233,6 +231,14 @@ def fit(
     report["train_seconds"] = round(time.perf_counter() - started, 1)
     _save(model, geometry, first_trained, meta, out)
     return report
+
+
+def _trained_on(groups: np.ndarray, excluded: set[int]) -> np.ndarray:
+    """Rows of the windows ``fit`` trains on: every group but the excluded CMRC folds and the fresh
+    sets (those are the ``tune`` step's alone)."""
+    return np.flatnonzero(
+        [not any(g.startswith(f"cmrc{k}") for k in excluded) and not g.startswith("fresh") for g in groups]
+    )
 
 
 def _held(windows: Any, rows: list[dict[str, Any]], fold: int) -> Any:
@@ -328,14 +334,12 @@ def tune(work: Path, out: Path, device: str, schedule: Any, path: Path) -> dict[
 
     model, windows, rows, meta = shipped_model(work, path)
     groups = np.array([rows[i]["group"] for i in windows.example])
-    fresh = np.flatnonzero(np.char.startswith(groups.astype(str), "fresh"))
-    old = np.flatnonzero(~np.char.startswith(groups.astype(str), "fresh") & (groups != f"cmrc{HELD_OUT}"))
-    old = old[groups[old] != f"cmrc{HELD_OUT}-none"]
+    fresh = np.flatnonzero([g.startswith("fresh") for g in groups])
+    old = _trained_on(groups, {HELD_OUT})  # what the shipped reader was trained on
     replay = np.random.default_rng(schedule.seed).choice(old, size=min(len(old), len(fresh)), replace=False)
     chosen = np.sort(np.concatenate([fresh, replay]))
     started = time.perf_counter()
-    span_fit.fit(model, windows.take(chosen), schedule, device)
-    model.train(False)
+    span_fit.fit(model, windows.take(chosen), schedule, device)  # leaves it in evaluation mode
     _save(model, model.g, model.first_trained, meta, out)
     return {
         "windows": len(chosen),
