@@ -195,25 +195,26 @@ def test_a_complete_question_in_words_several_cases_share_continues_the_last_cas
     assert reply.grounded and "20570件" in reply.answer and reply.citations[0].case_id == "shizhu-guihe"
 
 
-def test_a_change_asked_of_nothing_named_continues_the_last_case(bot: Assistant) -> None:
-    # 堵车 and 时间 are no words of any passage, so the question is complete and no case's text holds all
-    # its words; alone it is off-topic. "少了多少" asks what the practice under discussion changed.
-    _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "早高峰堵车的时间少了多少？")
-    assert reply.grounded and "66.7%" in reply.answer and reply.citations[0].case_id == "nanan-tidal-lane"
+@pytest.mark.parametrize(
+    ("first", "question", "expected", "case"),
+    [
+        # 堵车 and 时间 are no words of any passage, so the question is complete and no case's text holds
+        # all its words; alone it is off-topic. "少了多少" asks what the practice under discussion changed.
+        ("南岸的潮汐车道是谁牵头建的？", "早高峰堵车的时间少了多少？", "66.7%", "nanan-tidal-lane"),
+        # 案子 is no passage's word (收案 is): a year the last case's text holds points at it.
+        ("荣昌区那个渝事荣易解品牌是啥", "2017到2022年一共收了多少案子？", "24336件", "rongchang-mediation"),
+        # Asked alone it is on-topic about 一书一令, so it does not continue the tidal lane.
+        ("南岸的潮汐车道是谁牵头建的？", "矛盾纠纷类警情同比下降了多少？", "23.7%", "banan-yishuyiling"),
+    ],
+    ids=["change-continues", "year-continues", "other-case-switches"],
+)
+def test_a_change_or_a_shared_number_asked_of_nothing_named(
+    bot: Assistant, first: str, question: str, expected: str, case: str
+) -> None:
+    _, reply = chat(bot, first, question)
+    assert reply.grounded and expected in reply.answer and reply.citations[0].case_id == case
 
 
 def test_an_everyday_change_asked_after_a_practice_is_not_answered(bot: Assistant) -> None:
     _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "重庆今年GDP增长了多少？")
     assert not reply.grounded
-
-
-def test_a_year_the_last_cases_text_holds_continues_it(bot: Assistant) -> None:
-    # 案子 is no passage's word (收案 is), so the question is complete and, alone, off-topic.
-    _, reply = chat(bot, "荣昌区那个渝事荣易解品牌是啥", "2017到2022年一共收了多少案子？")
-    assert reply.grounded and "24336件" in reply.answer and reply.citations[0].case_id == "rongchang-mediation"
-
-
-def test_a_change_asked_about_another_cases_words_switches_to_it(bot: Assistant) -> None:
-    # Asked alone it is on-topic about 一书一令, so it does not continue the tidal lane.
-    _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "矛盾纠纷类警情同比下降了多少？")
-    assert reply.grounded and "23.7%" in reply.answer and reply.citations[0].case_id == "banan-yishuyiling"
