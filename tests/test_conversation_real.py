@@ -218,3 +218,20 @@ def test_a_change_or_a_shared_number_asked_of_nothing_named(
 def test_an_everyday_change_asked_after_a_practice_is_not_answered(bot: Assistant) -> None:
     _, reply = chat(bot, "南岸的潮汐车道是谁牵头建的？", "重庆今年GDP增长了多少？")
     assert not reply.grounded
+
+
+@pytest.mark.parametrize(
+    ("first", "question", "expected", "case"),
+    [
+        # 那个 before a description of 警快办 (no name, no place): its words are 警快办's, not the tidal lane's.
+        ("潮汐车道花了多少钱？", "重庆公安那个手机应用上线以来注册人数有多少？", "1714万", "jingkuaiban"),
+        # The same demonstrative pointing back: the words are the last case's own.
+        ("警快办是什么？", "那个应用的注册人数有多少？", "1714万", "jingkuaiban"),
+    ],
+    ids=["describes-another-switches", "points-back-continues"],
+)
+def test_a_demonstrative_before_a_description(
+    bot: Assistant, first: str, question: str, expected: str, case: str
+) -> None:
+    _, reply = chat(bot, first, question)
+    assert reply.grounded and expected in reply.answer and reply.citations[0].case_id == case

@@ -28,6 +28,10 @@ from .spans import (
 from .structured import Structured
 from .topic import TopicGate
 
+# How much more of a pronoun question's topic words another case must hold to be what it describes
+# (IDF-weighted shares, 0 to 1): see FollowUps._describes_another.
+DESCRIBES = 0.5
+
 
 class FollowUps:
     """Resolves a question against the chat history; only elliptical questions are rewritten."""
@@ -84,7 +88,7 @@ class FollowUps:
         # A pronoun or a bare predicate ("效果怎么样？", "How about it?") continues the case unless it
         # reads as everyday talk ("重庆市长是谁？", "Is it going to rain tomorrow?"): its words often
         # are not the case's (效果 for 减少66.7%), so its nearness decides, as e5 sees it.
-        if self.gate.everyday(asked):
+        if self.gate.everyday(asked) or (strong and self._describes_another(words, asked, case_id)):
             return False
         if strong or CJK.search(text):
             return True
@@ -128,6 +132,22 @@ class FollowUps:
             return False
         alone = self._case_alone(asked)
         return alone in (None, case_id) or not self.gate.on_topic(asked, alone)
+
+    def _describes_another(self, words: list[str], asked: Question, case_id: str) -> bool:
+        """A demonstrative before a description of another case: "重庆公安那个手机应用上线以来注册人数有多少？"
+        after 潮汐车道 points at 警快办, not back. 那个 marks a pronoun follow-up, but the words around it
+        can describe a case the conversation has not named.
+
+        It switches where, asked alone, the question is on-topic about another case whose text holds
+        at least ``DESCRIBES`` more of its topic words (IDF-weighted share) than the last case's text.
+        A pronoun follow-up's words are the last case's ("那个应用的注册人数…" after 警快办), or are
+        paraphrases that no case holds ("它获得过多少荣誉？"), so it stays."""
+        alone = self._case_alone(asked)
+        if not words or alone in (None, case_id):
+            return False
+        assert alone is not None
+        lead = self.gate.coverage(words, alone) - self.gate.coverage(words, case_id)
+        return lead >= DESCRIBES and self.gate.on_topic(asked, alone)
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""

@@ -71,7 +71,7 @@ class TopicGate:
             kb_best=round(self.kb.retriever.best_dense(q.query), 6),
             background_best=round(float(scores.max()), 6),
             lexical=lexical / TOPIC_LEXICAL_CAP,
-            coverage=self._coverage(focus, top_case) if focus else 0.0,
+            coverage=self.coverage(focus, top_case) if focus else 0.0,
             unknown_place=self._unknown_place(q.query),
             english=not CJK.search(q.query),
         )
@@ -80,7 +80,7 @@ class TopicGate:
         places = [w for w, flag in pseg.lcut(query) if flag == "ns" and len(w) >= 2]
         return any(not self.kb.case_texts.containing(p) for p in places)
 
-    def _coverage(self, focus: list[str], case_id: str) -> float:
+    def coverage(self, focus: list[str], case_id: str) -> float:
         """IDF-weighted share of the topic words that the case's own text contains."""
         text = self.kb.case_text.get(case_id, "")
         total = covered = 0.0
