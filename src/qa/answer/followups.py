@@ -140,12 +140,11 @@ class FollowUps:
 
         It switches where, asked alone, the question is on-topic about another case whose text holds
         at least ``DESCRIBES`` more of its topic words (IDF-weighted share) than the last case's text.
-        A pronoun follow-up's words are the last case's ("那个应用的注册人数…" after 警快办), or are
-        paraphrases that no case holds ("它获得过多少荣誉？"), so it stays."""
+        A pronoun follow-up's words are the last case's own ("那个应用的注册人数…" after 警快办), or
+        paraphrases that no other case holds by that much more, so it stays."""
         alone = self._case_alone(asked)
-        if not words or alone in (None, case_id):
+        if not words or alone is None or alone == case_id:
             return False
-        assert alone is not None
         lead = self.gate.coverage(words, alone) - self.gate.coverage(words, case_id)
         return lead >= DESCRIBES and self.gate.on_topic(asked, alone)
 
