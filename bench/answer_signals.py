@@ -7,7 +7,7 @@ would help either, beside what they use now:
 1. **Choosing among the rules' candidates** (``Facts._span_part``): the rules' lexical fit, and the span
    reader's favourite place where the lead is not clear. Reported: how often the product's pick, the
    candidate of the most similar sentence, and a conditional logit over both kinds of feature
-   (fitted leaving one dev set out at a time) hold every expected string.
+   (``qa.answer.choice.fit``, fitted leaving one dev set out at a time) hold every expected string.
 2. **Refusing an absent detail** (``Absence.unknown_detail`` fired): today the span reader's no-answer
    margin decides. Reported: how well that margin, and the best sentence similarity in the case's
    passages, tell the answerable questions from the absent ones (ROC AUC; 0.5 is chance).
@@ -19,10 +19,8 @@ Read-only: it answers each question through the product and records what those t
 
 from __future__ import annotations
 
-import json
 import math
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,22 +118,6 @@ def product_pick(choice: dict[str, Any]) -> int:
     return int(np.argmax(choice["lexical"] + 100.0 * choice["held"] * (not choice["lead"])))
 
 
-def fit(
-    groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.01, steps: int = 1500, rate: float = 0.2
-) -> np.ndarray:
-    """A conditional logit by full-batch gradient ascent, as ``qa.answer.choice.fit`` (deterministic)."""
-    w = np.zeros(len(FEATURES))
-    for _ in range(steps):
-        grad = l2 * w
-        for x, y in groups:
-            z = x @ w
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            grad -= (p * y / (p * y).sum() - p) @ x / len(groups)
-        w -= rate * grad
-    return w
-
-
 def auc(scores: list[float], positive: list[bool]) -> float:
     """The chance that a random positive scores above a random negative (ties count half)."""
     pos = [s for s, p in zip(scores, positive, strict=True) if p]
@@ -176,9 +158,13 @@ def report_choice(seen: dict[str, list[tuple[dict[str, Any], Record]]]) -> None:
     total = sum(len(rows) for rows in usable.values())
     product = sum(y[pick] for rows in usable.values() for _, y, pick, _ in rows)
     e5_top = sum(y[top] for rows in usable.values() for _, y, _, top in rows)
+    from qa.answer.choice import fit
+
     held_out = 0.0
     for name, rows in usable.items():
-        w = fit([(x, y) for other, more in usable.items() if other != name for x, y, _, _ in more])
+        w = fit(
+            [(x, y) for other, more in usable.items() if other != name for x, y, _, _ in more], steps=1500, rate=0.2
+        )
         held_out += sum(y[int(np.argmax(x @ w))] for x, y, _, _ in rows)
     print(f"1. Choosing among the rules' candidates ({total} dev questions with two or more, one of them right)")
     print(
@@ -198,14 +184,12 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from qa.assistant import Assistant
     from qa.config import Settings
+    from qa.evaluate import load_questions
 
     assistant = Assistant.load(settings=Settings.from_env())
     record = Record()
     instrument(assistant, record)
-    read: Callable[[str], list[dict[str, Any]]] = lambda name: [  # noqa: E731
-        json.loads(line) for line in (ROOT / "bench" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line
-    ]
-    seen = {name: ask_all(assistant, record, read(name)) for name in DEV_SETS}
+    seen = {name: ask_all(assistant, record, load_questions(ROOT / "bench" / f"{name}.jsonl")) for name in DEV_SETS}
     report_choice(seen)
     report_absent(seen)
     return 0

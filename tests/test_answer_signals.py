@@ -52,14 +52,3 @@ def test_features_zero_the_reader_under_a_clear_lead(signals: ModuleType) -> Non
     assert not unread[:, columns["reader_holds"]].any()
     assert read[:, columns["e5_top"]].tolist() == [0.0, 1.0, 0.0]
     assert read[:, columns["passage"]].tolist() == [0.0, 1.0, 2.0]
-
-
-def test_the_fit_learns_a_feature_that_marks_the_right_candidate(signals: ModuleType) -> None:
-    rng = np.random.default_rng(0)
-    groups = []
-    for _ in range(20):
-        x = rng.normal(size=(4, len(signals.FEATURES)))
-        right = int(np.argmax(x[:, 4]))  # the e5 gap decides in this made-up data
-        groups.append((x, np.eye(4)[right]))
-    w = signals.fit(groups, steps=300)
-    assert int(np.argmax(np.abs(w))) == 4

@@ -42,6 +42,18 @@ def test_fit_learns_which_feature_marks_the_right_candidate() -> None:
     assert choice.fit([(groups[0][0], np.zeros(4))]).tolist() == [0.0] * len(choice.FEATURES)  # nothing to learn
 
 
+def test_fit_takes_as_many_weights_as_the_rows_have_columns() -> None:
+    """``bench/answer_signals.py`` fits seven other features with the same fit."""
+    rng = np.random.default_rng(0)
+    groups = []
+    for _ in range(20):
+        x = rng.normal(size=(4, 7))
+        right = int(np.argmax(x[:, 4]))  # the fifth column decides in this made-up data
+        groups.append((x, np.eye(4)[right]))
+    w = choice.fit(groups, steps=300, rate=0.2)
+    assert int(np.argmax(np.abs(w))) == 4
+
+
 def test_the_shipped_weights_load_and_a_bad_file_says_so_in_chinese(tmp_path: Path) -> None:
     shipped = choice.load()
     assert shipped.weights.shape == (len(choice.FEATURES),) and len(shipped.digest) == 64

@@ -76,9 +76,11 @@ def fit(
 ) -> np.ndarray:
     """Weights maximising the probability of the right candidates, by full-batch gradient ascent
     (deterministic: no sampling, no seed needed). ``groups`` are (features, labels) per question,
-    a label 1.0 where that candidate holds the answer; a group with none teaches nothing and is skipped."""
+    a label 1.0 where that candidate holds the answer; a group with none teaches nothing and is skipped.
+    As many weights as the rows have columns (:data:`FEATURES` for the product; ``bench/answer_signals.py``
+    fits other features with it)."""
     usable = [(x, y) for x, y in groups if y.any() and len(y) > 1]
-    w = np.zeros(len(FEATURES))
+    w = np.zeros(usable[0][0].shape[1] if usable else len(FEATURES))
     for _ in range(steps):
         grad = l2 * w
         for x, y in usable:

@@ -130,8 +130,8 @@ class FollowUps:
         )
         if not pointed or self.gate.everyday(asked):
             return False
-        alone = self._case_alone(asked)
-        return alone in (None, case_id) or not self.gate.on_topic(asked, alone)
+        other = self._another_case_alone(asked, case_id)
+        return other is None or not self.gate.on_topic(asked, other)
 
     def _describes_another(self, words: list[str], asked: Question, case_id: str) -> bool:
         """A demonstrative before a description of another case: "重庆公安那个手机应用上线以来注册人数有多少？"
@@ -142,11 +142,11 @@ class FollowUps:
         at least ``DESCRIBES`` more of its topic words (IDF-weighted share) than the last case's text.
         A pronoun follow-up's words are the last case's own ("那个应用的注册人数…" after 警快办), or
         paraphrases that no other case holds by that much more, so it stays."""
-        alone = self._case_alone(asked)
-        if not words or alone is None or alone == case_id:
+        other = self._another_case_alone(asked, case_id)
+        if not words or other is None:
             return False
-        lead = self.gate.coverage(words, alone) - self.gate.coverage(words, case_id)
-        return lead >= DESCRIBES and self.gate.on_topic(asked, alone)
+        lead = self.gate.coverage(words, other) - self.gate.coverage(words, case_id)
+        return lead >= DESCRIBES and self.gate.on_topic(asked, other)
 
     def _topic_words(self, text: str, terms: tuple[str, ...]) -> list[str]:
         """Chinese content words that name a topic, not the type of answer ("多少钱", "几次")."""
@@ -156,6 +156,11 @@ class FollowUps:
     def _on_topic_alone(self, asked: Question) -> bool:
         alone = self._case_alone(asked)
         return alone is not None and self.gate.on_topic(asked, alone)
+
+    def _another_case_alone(self, asked: Question, case_id: str) -> str | None:
+        """The case the question goes to asked alone, where that is not ``case_id`` (else None)."""
+        alone = self._case_alone(asked)
+        return None if alone == case_id else alone
 
     def _case_alone(self, asked: Question) -> str | None:
         """The case of the best passage for the question asked alone (None for an empty index)."""
