@@ -224,6 +224,13 @@ def test_a_day_asked_is_answered_by_the_clause_that_gives_the_day(real_bot: Assi
     assert answer.startswith("7月11日")
 
 
+def test_a_follow_up_asking_where_on_the_road_is_no_absent_detail(real_bot: Assistant) -> None:
+    # 路上 is jieba's place word for "on the road"; the text names the road (海峡路…段), not 路上.
+    history = [{"role": "user", "content": "南岸区的潮汐车道是谁建的？"}]
+    answer, cited, grounded = ask(real_bot, "它具体在哪一段路上见效最明显？", history)
+    assert grounded and "四公里立交" in answer and cited == ["nanan-tidal-lane"]
+
+
 def test_an_abbreviation_of_the_texts_name_is_no_absent_detail(real_bot: Assistant) -> None:
     # 央视 is 中央电视台 shortened; no passage says 央视.
     assert_answered(real_bot, "莎姐在央视露过几次面？", "shajie-minors", "2次登上中央电视台")

@@ -21,7 +21,7 @@ from qa.answer.shapes import (
     asked_field,
     asks_measure,
 )
-from qa.answer.spans import counted_thing, figure_clauses, fits_type, span_score
+from qa.answer.spans import counted_thing, figure_clauses, fits_type, is_mentioned, span_score, word_parts
 from qa.text import content_words
 
 
@@ -248,3 +248,10 @@ def test_a_figure_shared_with_the_cases_text() -> None:
     assert shares_figure("2017到2022年一共收了多少案子？", text)
     assert not shares_figure("2021年有多少人注册？", text)
     assert not shares_figure("第3个是哪个？", "3. 重庆市南岸区")  # one digit is no figure
+
+
+def test_a_place_word_names_the_thing_before_its_localizer() -> None:
+    # jieba's place words glue a localizer to the thing (路上): "在哪一段路上" asks about a road the text names.
+    assert "路" in word_parts("路上") and "村" in word_parts("村里")
+    assert is_mentioned("路上", "仅海峡路大石路立交至四公里立交段")
+    assert word_parts("路网") == [] and word_parts("会上") == []  # no place word, or no localizer's

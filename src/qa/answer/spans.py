@@ -7,7 +7,7 @@ import re
 
 import jieba
 
-from ..text import CJK, FUNCTION_WORDS
+from ..text import CJK, FUNCTION_WORDS, word_class
 from .shapes import (
     ALL_OF,
     CLAUSE_END,
@@ -32,6 +32,9 @@ from .shapes import (
     WHEN,
 )
 
+# Localizers a place word ends in (路上, 村里): the thing is the word before them.
+LOCALIZERS = "上里中内外边"
+
 
 def is_mentioned(word: str, text: str) -> bool:
     """The word, or a two-character-plus part of it (主办单位 → 主办), occurs in the text."""
@@ -41,8 +44,12 @@ def is_mentioned(word: str, text: str) -> bool:
 
 
 def word_parts(word: str) -> list[str]:
-    """The two-character-plus parts of ``word`` that are not question-shape words (主办单位 → 主办, 单位)."""
-    return [p for p in jieba.lcut_for_search(word) if len(p) >= 2 and p != word and p not in FUNCTION_WORDS]
+    """The two-character-plus parts of ``word`` that are not question-shape words (主办单位 → 主办, 单位),
+    and the thing a place word puts a localizer after (路上 → 路)."""
+    parts = [p for p in jieba.lcut_for_search(word) if len(p) >= 2 and p != word and p not in FUNCTION_WORDS]
+    if len(word) >= 2 and word[-1] in LOCALIZERS and word_class(word) == "s":
+        parts.append(word[:-1])
+    return parts
 
 
 def plain_text(text: str) -> str:
